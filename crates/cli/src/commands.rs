@@ -1,0 +1,126 @@
+//! The subcommands. Each builds its own runtime after the database is open (see
+//! `database.rs` for why the order matters).
+
+use anyhow::Context;
+use everreach_core::Config;
+use everreach_core::db::{Database, migrate};
+use everreach_core::secrets::{Keyring, columns};
+
+use crate::{Command, DbCommand, KeysCommand, database};
+
+pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Db {
+            command: DbCommand::Url { admin },
+        } => db_url(&config, admin),
+        Command::Serve { addr } => {
+            with_database(&config, |target| serve(target, config.clone(), addr))
+        }
+        Command::Migrate => with_database(&config, |target| async move {
+            let admin = Database::connect_admin(&target).await?;
+            migrate::run(&admin).await?;
+            eprintln!(
+                "everreach: migrations applied ({} in all)",
+                migrate::MIGRATOR.iter().count()
+            );
+            Ok(())
+        }),
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => with_database(&config, |target| rotate_keys(target, config.clone())),
+    }
+}
+
+fn with_database<F, Fut>(config: &Config, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(everreach_core::db::DbTarget) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (target, cluster) = database::open(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(f(target));
+    drop(runtime);
+    drop(cluster); // stops the embedded server if this process started it
+    result
+}
+
+fn db_url(config: &Config, admin: bool) -> anyhow::Result<()> {
+    let (target, running) = database::describe(config);
+    if !running {
+        eprintln!(
+            "everreach: note: the embedded cluster in {} is not running; start `everreach serve` first",
+            config.data_dir.display()
+        );
+    }
+    let url = if admin {
+        target.admin_url()
+    } else {
+        target.app_url()
+    };
+    #[expect(clippy::print_stdout, reason = "the URL is this command's output")]
+    {
+        println!("{url}");
+    }
+    Ok(())
+}
+
+async fn open_with_keys(
+    target: everreach_core::db::DbTarget,
+    config: &Config,
+) -> anyhow::Result<(Database, Keyring)> {
+    let keyring = Keyring::load(config)?;
+    let db = Database::open(target).await?;
+    columns::verify_and_register(&db.admin, &keyring).await?;
+    Ok((db, keyring))
+}
+
+async fn serve(
+    target: everreach_core::db::DbTarget,
+    config: Config,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let (db, _keyring) = open_with_keys(target, &config).await?;
+    let app = everreach_api::router(everreach_api::AppState { db });
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (set --addr or EVERREACH_ADDR to a free HOST:PORT)")
+    })?;
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+async fn rotate_keys(target: everreach_core::db::DbTarget, config: Config) -> anyhow::Result<()> {
+    let (db, mut keyring) = open_with_keys(target, &config).await?;
+    if keyring.file().is_some() {
+        keyring.add_generated_key()?;
+    }
+    let report = columns::rotate(&db.admin, &db.app, &keyring).await?;
+    eprintln!(
+        "everreach: key {} is current; {} secrets re-encrypted, {} plaintext values encrypted, across {} users",
+        keyring.current_id(),
+        report.values_resealed,
+        report.plaintext_sealed,
+        report.tenants
+    );
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `everreach`: the only binary. Subcommands run the server, migrations, key rotation
+//! and database utilities; each opens the database the same way (the embedded
+//! cluster under EVERREACH_DATA_DIR unless DATABASE_URL is set). Errors end the process
+//! with one line naming the problem and the fix, and a non-zero exit code.
+
+mod commands;
+mod database;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use everreach_core::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "everreach",
+    version,
+    about = "Relationship OS and content engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API (migrating first), on the embedded database unless DATABASE_URL is set.
+    Serve {
+        /// Listen address, HOST:PORT.
+        #[arg(long, env = "EVERREACH_ADDR", default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Database utilities.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Encryption keys of secrets at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Print the connection URL in use (for psql).
+    Url {
+        /// The schema owner's URL instead of the application role's.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new key current and re-encrypt every secret with it.
+    Rotate,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = Config::from_env()
+        .map_err(anyhow::Error::from)
+        .and_then(|config| commands::run(cli.command, config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("everreach: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

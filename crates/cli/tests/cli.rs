@@ -1,0 +1,276 @@
+//! The `everreach` binary as a user runs it: `serve` on the embedded database and on
+//! `DATABASE_URL`, shutdown and crash recovery, and one-line errors for bad set-ups.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is a failed assertion with its line"
+)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use everreach_testkit::TestDb;
+
+fn everreach() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_everreach"));
+    for var in [
+        "DATABASE_URL",
+        "EVERREACH_ENCRYPTION_KEY",
+        "EVERREACH_ENCRYPTION_KEYS_OLD",
+        "EVERREACH_ADDR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "everreach-cli-{name}-{}",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+/// Status code of GET `path`, or None while nothing answers.
+fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn wait_ready(addr: SocketAddr, server: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Some(status) = server.try_wait().unwrap() {
+            let mut err = String::new();
+            server
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("serve exited early ({status}): {err}");
+        }
+        if get_status(addr, "/readyz") == Some(200) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("serve was not ready on {addr} within 120 s");
+}
+
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the process did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(data_dir.join("pgdata/postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success(), "expected a failure");
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("everreach:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line, got: {stderr}");
+    lines[0].to_string()
+}
+
+#[test]
+fn serve_runs_on_the_embedded_database_and_stops_it_cleanly_even_after_a_crash() {
+    let data = scratch_dir("embedded");
+    let addr = free_addr();
+    let start = || {
+        everreach()
+            .args(["serve", "--addr", &addr.to_string()])
+            .env("EVERREACH_DATA_DIR", &data)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut server = start();
+    wait_ready(addr, &mut server);
+    assert_eq!(get_status(addr, "/healthz"), Some(200));
+
+    // `db url` names the running cluster's socket, for psql.
+    let url = everreach()
+        .args(["db", "url"])
+        .env("EVERREACH_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let url = String::from_utf8(url.stdout).unwrap();
+    assert!(
+        url.starts_with("postgresql://everreach_app@localhost/everreach?host=/tmp/everreach-"),
+        "{url}"
+    );
+
+    // Killed with -9: the server follows (parent-death signal) and the next start recovers.
+    let pg = postmaster_pid(&data).expect("a running postmaster");
+    signal(&server, "KILL");
+    wait_exit(&mut server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pg}/status")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pg}/status"))
+            .unwrap_or_default()
+            .contains("zombie")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "postgres outlived a killed serve"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut server = start();
+    wait_ready(addr, &mut server);
+
+    // SIGTERM: graceful stop, server stopped, exit 0.
+    signal(&server, "TERM");
+    assert!(wait_exit(&mut server).success());
+    assert_eq!(postmaster_pid(&data), None, "the cluster was stopped");
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[tokio::test]
+async fn serve_uses_database_url_when_set() {
+    let db = TestDb::new().await;
+    let addr = free_addr();
+    let data = scratch_dir("external");
+    let mut server = everreach()
+        .args(["serve", "--addr", &addr.to_string()])
+        .env("DATABASE_URL", db.target.admin_url())
+        .env("EVERREACH_DATA_DIR", &data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = tokio::task::spawn_blocking(move || {
+        wait_ready(addr, &mut server);
+        signal(&server, "INT");
+        wait_exit(&mut server)
+    });
+    assert!(ready.await.unwrap().success());
+    assert!(
+        !data.join("pgdata").exists(),
+        "no embedded cluster with DATABASE_URL"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_malformed_database_url_is_one_line_naming_it() {
+    let out = everreach()
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://root:hunter2@db/x")
+        .output()
+        .unwrap();
+    let line = one_line_error(&out);
+    assert!(
+        line.contains("DATABASE_URL") && line.contains("postgresql://"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "the password leaked: {line}");
+}
+
+#[test]
+fn an_unreachable_server_is_one_line_naming_it() {
+    let out = everreach()
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://u:pw@127.0.0.1:1/everreach")
+        .output()
+        .unwrap();
+    let line = one_line_error(&out);
+    assert!(
+        line.contains("cannot connect") && line.contains("127.0.0.1:1"),
+        "{line}"
+    );
+}
+
+#[test]
+fn an_unwritable_data_directory_is_one_line_naming_it() {
+    let out = everreach()
+        .arg("migrate")
+        .env("EVERREACH_DATA_DIR", "/proc/everreach-data")
+        .output()
+        .unwrap();
+    let line = one_line_error(&out);
+    assert!(
+        line.contains("/proc/everreach-data") && line.contains("EVERREACH_DATA_DIR"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_encryption_key_is_refused_and_rotation_moves_to_a_new_one() {
+    let db = TestDb::new().await;
+    let data = scratch_dir("keys");
+    let key_a = "a".repeat(64);
+    let key_b = "b".repeat(64);
+    let run = |key: &str, old: Option<&str>| {
+        let mut cmd = everreach();
+        cmd.args(["keys", "rotate"])
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &data)
+            .env("EVERREACH_ENCRYPTION_KEY", key);
+        if let Some(old) = old {
+            cmd.env("EVERREACH_ENCRYPTION_KEYS_OLD", old);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(run(&key_a, None).status.success());
+    let line = one_line_error(&run(&key_b, None));
+    assert!(
+        line.contains("EVERREACH_ENCRYPTION_KEY") && line.contains("not configured"),
+        "{line}"
+    );
+    let rotated = run(&key_b, Some(&key_a));
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let line = one_line_error(&run(&key_a, None));
+    assert!(
+        line.contains("not configured"),
+        "after rotation the old key alone is refused: {line}"
+    );
+    let bad = one_line_error(&run("not-a-key", None));
+    assert!(bad.contains("openssl rand -base64 32"), "{bad}");
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -1,0 +1,49 @@
+//! The tenant transaction: every request and job touching a tenant's rows runs in
+//! one, so row-level security sees `app.user_id` — set with `set_config(…, true)`,
+//! transaction-local, so a pooled connection never carries a tenant into the next
+//! request.
+
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// Who is acting, for the policies that treat the job runner or an admin differently
+/// (e.g. only the worker moves a scheduled post on once it is being processed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User,
+    Worker,
+    Admin,
+}
+
+impl Actor {
+    fn setting(self) -> &'static str {
+        match self {
+            Actor::User => "",
+            Actor::Worker => "worker",
+            Actor::Admin => "admin",
+        }
+    }
+}
+
+/// Begins a transaction on the app pool acting for `user_id`.
+pub async fn begin(
+    pool: &PgPool,
+    user_id: Uuid,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_as(pool, user_id, Actor::User).await
+}
+
+/// As [`begin`], naming the actor (`worker` for the job runner).
+pub async fn begin_as(
+    pool: &PgPool,
+    user_id: Uuid,
+    actor: Actor,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.user_id', $1, true), set_config('app.actor', $2, true)")
+        .bind(user_id.to_string())
+        .bind(actor.setting())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

@@ -1,0 +1,280 @@
+//! Which columns hold secrets, the start-up check that the configured keys fit the
+//! database, and `everreach keys rotate`.
+//!
+//! `encryption_keys` records every key that has sealed something, with a check value
+//! sealed by it. At start a key in use there but not configured, or a configured key
+//! that does not open its check value, stops EverReach before it writes anything.
+
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::{Binding, Keyring, SecretError, is_sealed, key_id_of};
+use crate::db::tenant;
+
+/// How a secret is stored in its column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The whole TEXT value is sealed.
+    Text,
+    /// A JSONB object of settings sealed whole as `{"sealed": "er1:…"}` (connector
+    /// configs hold API keys and webhook secrets beside harmless settings; all sealed).
+    JsonObject,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SecretColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub shape: Shape,
+}
+
+const fn text(table: &'static str, column: &'static str) -> SecretColumn {
+    SecretColumn {
+        table,
+        column,
+        shape: Shape::Text,
+    }
+}
+
+/// Every column that holds a token or secret (002 marks them `TEXT ENCRYPTED`; 004 and
+/// 000 call them tokens). A new secret column is added here, and the encryption test
+/// then walks it too.
+pub const SECRET_COLUMNS: &[SecretColumn] = &[
+    text("accounts", "access_token"),
+    text("accounts", "refresh_token"),
+    text("accounts", "id_token"),
+    text("platform_connections", "access_token"),
+    text("platform_connections", "refresh_token"),
+    text("ig_connections", "access_token"),
+    SecretColumn {
+        table: "connector_configs",
+        column: "config",
+        shape: Shape::JsonObject,
+    },
+];
+
+const CHECK_PLAINTEXT: &str = "everreach encryption key check";
+
+fn check_binding() -> Binding<'static> {
+    Binding {
+        table: "encryption_keys",
+        column: "check_value",
+        user_id: Uuid::nil(),
+    }
+}
+
+/// Refuses a keyring that does not fit the database, then records the current key.
+pub async fn verify_and_register(admin: &PgPool, keyring: &Keyring) -> Result<(), SecretError> {
+    let rows =
+        sqlx::query("SELECT key_id, check_value FROM encryption_keys WHERE retired_at IS NULL")
+            .fetch_all(admin)
+            .await?;
+    for row in rows {
+        let key_id: String = row.get("key_id");
+        let check: String = row.get("check_value");
+        if !keyring.has(&key_id) {
+            return Err(SecretError::MissingKey { key_id });
+        }
+        if keyring.open(&check, check_binding()).ok().as_deref() != Some(CHECK_PLAINTEXT) {
+            return Err(SecretError::WrongKey { key_id });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO encryption_keys (key_id, check_value) VALUES ($1, $2) \
+         ON CONFLICT (key_id) DO UPDATE SET retired_at = NULL",
+    )
+    .bind(keyring.current_id())
+    .bind(keyring.seal(CHECK_PLAINTEXT, check_binding()))
+    .execute(admin)
+    .await?;
+    Ok(())
+}
+
+/// What a rotation did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RotationReport {
+    pub tenants: u64,
+    pub values_resealed: u64,
+    pub plaintext_sealed: u64,
+}
+
+/// Re-seals every secret not sealed by the current key (and seals any legacy
+/// plaintext), tenant by tenant through the app role, then retires the old keys.
+pub async fn rotate(
+    admin: &PgPool,
+    app: &PgPool,
+    keyring: &Keyring,
+) -> Result<RotationReport, SecretError> {
+    verify_and_register(admin, keyring).await?;
+    let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT everreach_tenant_ids()")
+        .fetch_all(app)
+        .await?;
+    let mut report = RotationReport {
+        tenants: tenants.len() as u64,
+        ..Default::default()
+    };
+    for user_id in tenants {
+        let mut tx = tenant::begin(app, user_id).await?;
+        for col in SECRET_COLUMNS {
+            reseal_column(&mut tx, keyring, col, user_id, &mut report).await?;
+        }
+        tx.commit().await?;
+    }
+    sqlx::query(
+        "UPDATE encryption_keys SET retired_at = now() WHERE key_id <> $1 AND retired_at IS NULL",
+    )
+    .bind(keyring.current_id())
+    .execute(admin)
+    .await?;
+    Ok(report)
+}
+
+async fn reseal_column(
+    tx: &mut sqlx::PgConnection,
+    keyring: &Keyring,
+    col: &SecretColumn,
+    user_id: Uuid,
+    report: &mut RotationReport,
+) -> Result<(), SecretError> {
+    let binding = Binding {
+        table: col.table,
+        column: col.column,
+        user_id,
+    };
+    let select = format!(
+        "SELECT id, {c}::text AS value FROM {t} WHERE user_id = $1 AND {c} IS NOT NULL FOR UPDATE",
+        c = col.column,
+        t = col.table
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(select))
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let update = format!(
+        "UPDATE {t} SET {c} = $3{cast} WHERE user_id = $1 AND id = $2",
+        t = col.table,
+        c = col.column,
+        cast = if col.shape == Shape::JsonObject {
+            "::jsonb"
+        } else {
+            ""
+        }
+    );
+    for row in rows {
+        let id: Uuid = row.get("id");
+        let stored: String = row.get("value");
+        let (inner, plaintext) = match col.shape {
+            Shape::Text => (stored.clone(), !is_sealed(&stored)),
+            Shape::JsonObject => match serde_json::from_str::<Value>(&stored).ok() {
+                Some(Value::Object(map)) => match map.get("sealed").and_then(Value::as_str) {
+                    Some(s) if map.len() == 1 => (s.to_string(), false),
+                    _ => (stored.clone(), true),
+                },
+                _ => (stored.clone(), true),
+            },
+        };
+        if !plaintext && key_id_of(&inner) == Some(keyring.current_id()) {
+            continue;
+        }
+        let clear = if plaintext {
+            inner
+        } else {
+            keyring.open(&inner, binding)?
+        };
+        let sealed = keyring.seal(&clear, binding);
+        let new_value = match col.shape {
+            Shape::Text => sealed,
+            Shape::JsonObject => serde_json::json!({ "sealed": sealed }).to_string(),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(update.clone()))
+            .bind(user_id)
+            .bind(id)
+            .bind(new_value)
+            .execute(&mut *tx)
+            .await?;
+        if plaintext {
+            report.plaintext_sealed += 1;
+        } else {
+            report.values_resealed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Seals `plaintext` into one row's secret column (the row must exist and belong to
+/// the transaction's tenant). Stores that insert whole rows seal with
+/// [`Keyring::seal`] and the same [`Binding`] instead.
+pub async fn write(
+    tx: &mut sqlx::PgConnection,
+    keyring: &Keyring,
+    col: &SecretColumn,
+    user_id: Uuid,
+    row_id: Uuid,
+    plaintext: &str,
+) -> Result<(), SecretError> {
+    let sealed = keyring.seal(
+        plaintext,
+        Binding {
+            table: col.table,
+            column: col.column,
+            user_id,
+        },
+    );
+    let (value, cast) = match col.shape {
+        Shape::Text => (sealed, ""),
+        Shape::JsonObject => (
+            serde_json::json!({ "sealed": sealed }).to_string(),
+            "::jsonb",
+        ),
+    };
+    let sql = format!(
+        "UPDATE {t} SET {c} = $3{cast} WHERE user_id = $1 AND id = $2",
+        t = col.table,
+        c = col.column
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(row_id)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(SecretError::Db(sqlx::Error::RowNotFound));
+    }
+    Ok(())
+}
+
+/// Opens one row's secret column; `None` when the column is NULL.
+pub async fn read(
+    tx: &mut sqlx::PgConnection,
+    keyring: &Keyring,
+    col: &SecretColumn,
+    user_id: Uuid,
+    row_id: Uuid,
+) -> Result<Option<String>, SecretError> {
+    let sql = match col.shape {
+        Shape::Text => format!(
+            "SELECT {c} FROM {t} WHERE user_id = $1 AND id = $2",
+            c = col.column,
+            t = col.table
+        ),
+        Shape::JsonObject => format!(
+            "SELECT {c}->>'sealed' FROM {t} WHERE user_id = $1 AND id = $2",
+            c = col.column,
+            t = col.table
+        ),
+    };
+    let stored: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(row_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+    let binding = Binding {
+        table: col.table,
+        column: col.column,
+        user_id,
+    };
+    stored.map(|s| keyring.open(&s, binding)).transpose()
+}

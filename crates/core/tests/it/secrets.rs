@@ -1,0 +1,216 @@
+//! Secrets at rest: what reaches the database is ciphertext, old keys keep opening
+//! until rotated away, and a wrong key is refused before anything is written.
+
+use everreach_core::db::tenant;
+use everreach_core::secrets::columns::{self, SECRET_COLUMNS};
+use everreach_core::secrets::{Keyring, SecretError};
+use everreach_testkit::TestDb;
+use sqlx::{AssertSqlSafe, PgPool};
+use uuid::Uuid;
+
+use crate::fill_tenant_tables;
+
+fn marker(user: Uuid, table: &str, column: &str) -> String {
+    format!("PLAINTEXT-{table}-{column}-{}", user.simple())
+}
+
+/// Rows (as the tenant) whose text anywhere in any table contains `needle`.
+async fn rows_containing(db: &TestDb, user: Uuid, needle: &str) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+           AND n.nspname IN ('public', 'analytics', 'ml_data')
+           AND has_table_privilege('everreach_app', c.oid, 'SELECT')",
+    )
+    .fetch_all(&db.admin)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    let mut tx = tenant::begin(&db.app, user).await.unwrap();
+    for t in tables {
+        let sql = format!("SELECT count(*) FROM {t} x WHERE x::text LIKE '%' || $1 || '%'");
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(needle)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        if n > 0 {
+            found.push(t);
+        }
+    }
+    found
+}
+
+async fn row_id(app: &PgPool, user: Uuid, table: &str) -> Uuid {
+    let mut tx = tenant::begin(app, user).await.unwrap();
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT id FROM {table} WHERE user_id = $1 LIMIT 1"
+    )))
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_database_never_holds_a_secret_in_plaintext() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    fill_tenant_tables(&db, alice).await;
+    let keyring = Keyring::from_raw(vec![[11u8; 32]], None);
+    columns::verify_and_register(&db.admin, &keyring)
+        .await
+        .unwrap();
+
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    for col in SECRET_COLUMNS {
+        let id = row_id(&db.app, alice, col.table).await;
+        columns::write(
+            &mut tx,
+            &keyring,
+            col,
+            alice,
+            id,
+            &marker(alice, col.table, col.column),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    for col in SECRET_COLUMNS {
+        let secret = marker(alice, col.table, col.column);
+        assert_eq!(
+            rows_containing(&db, alice, &secret).await,
+            Vec::<String>::new(),
+            "{secret} stored in clear"
+        );
+        let id = row_id(&db.app, alice, col.table).await;
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let opened = columns::read(&mut tx, &keyring, col, alice, id)
+            .await
+            .unwrap();
+        assert_eq!(
+            opened.as_deref(),
+            Some(secret.as_str()),
+            "{}.{}",
+            col.table,
+            col.column
+        );
+    }
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_secret_and_seals_legacy_plaintext() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let bob = db.create_user("bob@example.com").await;
+    for user in [alice, bob] {
+        fill_tenant_tables(&db, user).await;
+    }
+    let old = Keyring::from_raw(vec![[1u8; 32]], None);
+    columns::verify_and_register(&db.admin, &old).await.unwrap();
+    // alice's secrets sealed with the old key; bob's left as legacy plaintext.
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    for col in SECRET_COLUMNS {
+        let id = row_id(&db.app, alice, col.table).await;
+        columns::write(
+            &mut tx,
+            &old,
+            col,
+            alice,
+            id,
+            &marker(alice, col.table, col.column),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = tenant::begin(&db.app, bob).await.unwrap();
+    for col in SECRET_COLUMNS {
+        let value = marker(bob, col.table, col.column);
+        let (sql, bound) = if col.column == "config" {
+            (
+                format!(
+                    "UPDATE {} SET config = jsonb_build_object('api_key', $2::text) WHERE user_id = $1",
+                    col.table
+                ),
+                value,
+            )
+        } else {
+            (
+                format!(
+                    "UPDATE {} SET {} = $2 WHERE user_id = $1",
+                    col.table, col.column
+                ),
+                value,
+            )
+        };
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(bob)
+            .bind(bound)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let new = Keyring::from_raw(vec![[2u8; 32], [1u8; 32]], None);
+    let report = columns::rotate(&db.admin, &db.app, &new).await.unwrap();
+    assert_eq!(report.values_resealed, SECRET_COLUMNS.len() as u64);
+    assert!(report.plaintext_sealed >= SECRET_COLUMNS.len() as u64);
+
+    let only_new = Keyring::from_raw(vec![[2u8; 32]], None);
+    for col in SECRET_COLUMNS {
+        let id = row_id(&db.app, alice, col.table).await;
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let opened = columns::read(&mut tx, &only_new, col, alice, id)
+            .await
+            .unwrap();
+        assert_eq!(opened, Some(marker(alice, col.table, col.column)));
+        let bobs = marker(bob, col.table, col.column);
+        assert_eq!(
+            rows_containing(&db, bob, &bobs).await,
+            Vec::<String>::new(),
+            "{bobs} still in clear"
+        );
+    }
+    columns::verify_and_register(&db.admin, &only_new)
+        .await
+        .expect("the old key is retired");
+    let again = columns::rotate(&db.admin, &db.app, &only_new)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.values_resealed, again.plaintext_sealed),
+        (0, 0),
+        "rotation is idempotent"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_refused_before_anything_is_written() {
+    let db = TestDb::new().await;
+    let right = Keyring::from_raw(vec![[5u8; 32]], None);
+    columns::verify_and_register(&db.admin, &right)
+        .await
+        .unwrap();
+    let wrong = Keyring::from_raw(vec![[6u8; 32]], None);
+    let err = columns::verify_and_register(&db.admin, &wrong)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SecretError::MissingKey { key_id } if key_id == right.current_id()),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("EVERREACH_ENCRYPTION_KEY"),
+        "{err}"
+    );
+    let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM encryption_keys")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+    assert_eq!(registered, 1, "the wrong key was not recorded");
+}

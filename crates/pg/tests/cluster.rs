@@ -1,0 +1,177 @@
+//! The embedded cluster's life cycle with the real PostgreSQL binaries: first start
+//! (initdb), restart without re-initialising, one manager and many clients, recovery
+//! after a crash, and the clear error when the cluster user cannot reach the data.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use everreach_pg::binaries::default_cache_dir;
+use everreach_pg::{Binaries, Cluster, ClusterOptions, PgError, Role};
+
+fn options(data_dir: PathBuf) -> ClusterOptions {
+    let bin_dir = std::env::var_os("EVERREACH_PG_BINDIR").map(PathBuf::from);
+    let cache =
+        std::env::var_os("EVERREACH_PG_CACHE_DIR").map_or_else(default_cache_dir, PathBuf::from);
+    let binaries = Binaries::locate(bin_dir.as_deref(), &cache).expect("PostgreSQL binaries");
+    ClusterOptions {
+        data_dir,
+        binaries,
+        durability_off: true,
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("everreach-pgtest-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(data_dir.join("pgdata/postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// Runs `f` on a thread of its own: the server's parent-death signal follows the
+/// thread that started it, and each test thread ends with its test.
+fn on_own_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().expect("cluster thread")
+}
+
+#[test]
+fn first_start_initialises_then_restarts_keep_the_cluster() {
+    let dir = scratch("restart");
+    let opts = options(dir.clone());
+    let control = dir.join("pgdata/global/pg_control");
+    let inode = on_own_thread({
+        let opts = opts.clone();
+        let control = control.clone();
+        move || {
+            let cluster = Cluster::open(&opts).expect("first start");
+            assert!(matches!(cluster.role(), Role::Manager));
+            assert!(
+                cluster
+                    .connection()
+                    .socket_dir
+                    .join(".s.PGSQL.5432")
+                    .exists()
+            );
+            let inode = std::fs::metadata(&control).unwrap().ino();
+            drop(cluster);
+            inode
+        }
+    });
+    assert!(postmaster_pid(&dir).is_none(), "stopped on drop");
+    on_own_thread({
+        let opts = opts.clone();
+        move || {
+            let _cluster = Cluster::open(&opts).expect("second start");
+            assert_eq!(
+                std::fs::metadata(&control).unwrap().ino(),
+                inode,
+                "not re-initialised"
+            );
+        }
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_second_opener_is_a_client_of_the_first() {
+    let dir = scratch("client");
+    let opts = options(dir.clone());
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let manager = std::thread::spawn({
+        let opts = opts.clone();
+        move || {
+            let cluster = Cluster::open(&opts).expect("manager");
+            assert!(matches!(cluster.role(), Role::Manager));
+            ready_tx.send(()).unwrap();
+            rx.recv().unwrap();
+        }
+    });
+    ready_rx.recv().unwrap();
+    let client = Cluster::open(&opts).expect("client");
+    assert!(matches!(client.role(), Role::Client));
+    let pid = postmaster_pid(&dir).unwrap();
+    drop(client);
+    assert!(alive(pid), "a client leaving does not stop the server");
+    tx.send(()).unwrap();
+    manager.join().unwrap();
+    assert!(postmaster_pid(&dir).is_none());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn starts_after_a_crash_left_a_stale_or_empty_pid_file() {
+    let dir = scratch("crash");
+    let opts = options(dir.clone());
+    on_own_thread({
+        let opts = opts.clone();
+        move || drop(Cluster::open(&opts).expect("first start"))
+    });
+    let pid_file = dir.join("pgdata/postmaster.pid");
+    std::fs::write(&pid_file, "").unwrap();
+    on_own_thread({
+        let opts = opts.clone();
+        move || drop(Cluster::open(&opts).expect("starts despite an empty postmaster.pid"))
+    });
+    std::fs::write(&pid_file, "999999\n/nowhere\n").unwrap();
+    on_own_thread(move || {
+        drop(Cluster::open(&opts).expect("starts despite a stale postmaster.pid"))
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_server_dies_with_the_thread_that_started_it() {
+    let dir = scratch("pdeath");
+    let opts = options(dir.clone());
+    let data_dir = dir.clone();
+    let pid = on_own_thread(move || {
+        let cluster = Cluster::open(&opts).expect("start");
+        // Leak the handle: no stop() runs, only the parent-death signal.
+        let pid = postmaster_pid(&data_dir).unwrap();
+        std::mem::forget(cluster);
+        pid
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "postgres {pid} outlived its parent thread");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unreachable_data_directory_is_named_when_running_as_root() {
+    if !rustix::process::geteuid().is_root() {
+        return; // only root runs the server as another user
+    }
+    let locked = scratch("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = Cluster::open(&options(locked.join("data"))).unwrap_err();
+    match &err {
+        PgError::Unreachable { blocked, .. } => {
+            assert_eq!(blocked, &locked.canonicalize().unwrap())
+        }
+        other => panic!("expected Unreachable, got {other}"),
+    }
+    assert!(err.to_string().contains("EVERREACH_DATA_DIR"), "{err}");
+    std::fs::remove_dir_all(locked).unwrap();
+}
+
+#[test]
+fn an_unwritable_data_directory_says_so() {
+    let err = Cluster::open(&options(PathBuf::from("/proc/everreach-data"))).unwrap_err();
+    assert!(matches!(err, PgError::DataDirNotWritable { .. }), "{err}");
+    assert!(err.to_string().contains("EVERREACH_DATA_DIR"), "{err}");
+}
