@@ -119,6 +119,7 @@ impl Cluster {
 
         let user = os_user::cluster_user()?;
         if let Some(user) = &user {
+            let_cluster_user_through(&data_dir, user)?;
             if let Some((blocked, mode)) = os_user::blocking_ancestor(&data_dir, user) {
                 return Err(PgError::Unreachable {
                     user: user.name.clone(),
@@ -199,33 +200,58 @@ impl Cluster {
         let Some(mut child) = self.server.take() else {
             return;
         };
-        let Some(pid) = Pid::from_child(&child).into() else {
-            return;
-        };
-        for (signal, timeout) in [
-            (Signal::INT, FAST_STOP_TIMEOUT),
-            (Signal::QUIT, Duration::from_secs(5)),
-        ] {
-            if rustix::process::kill_process(pid, signal).is_err() {
-                break;
-            }
-            let deadline = Instant::now() + timeout;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        stop_server(&mut child);
+        // The server removed its socket; the private directory goes with it.
+        let _ = std::fs::remove_dir(&self.connection.socket_dir);
     }
+}
+
+/// SIGINT, then SIGQUIT, then SIGKILL, each given time to take.
+fn stop_server(child: &mut Child) {
+    let Some(pid) = Pid::from_child(child).into() else {
+        return;
+    };
+    for (signal, timeout) in [
+        (Signal::INT, FAST_STOP_TIMEOUT),
+        (Signal::QUIT, Duration::from_secs(5)),
+    ] {
+        if rustix::process::kill_process(pid, signal).is_err() {
+            break;
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The data directory is ours: when root made it private (e.g. `mktemp -d`), let the
+/// cluster user pass through it (search only, not list); `pgdata` inside stays 0700.
+fn let_cluster_user_through(data_dir: &Path, user: &OsUser) -> Result<(), PgError> {
+    let blocked = os_user::blocking_ancestor(data_dir, user);
+    if blocked.as_ref().is_some_and(|(dir, _)| dir == data_dir) {
+        let mode =
+            std::fs::metadata(data_dir).map_err(PgError::io("reading the data directory"))?;
+        let mode = mode.permissions().mode() | 0o001;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode)).map_err(
+            |source| PgError::DataDirNotWritable {
+                dir: data_dir.to_path_buf(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn socket_dir_for(pgdata: &Path) -> PathBuf {

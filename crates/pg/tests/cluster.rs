@@ -170,6 +170,21 @@ fn an_unreachable_data_directory_is_named_when_running_as_root() {
 }
 
 #[test]
+fn a_private_data_directory_of_our_own_is_opened_for_the_cluster_user() {
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let dir = scratch("private");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let opts = options(dir.clone());
+    on_own_thread(move || drop(Cluster::open(&opts).expect("starts in a 0700 data directory")));
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o701, "search only for others, nothing more");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn an_unwritable_data_directory_says_so() {
     let err = Cluster::open(&options(PathBuf::from("/proc/everreach-data"))).unwrap_err();
     assert!(matches!(err, PgError::DataDirNotWritable { .. }), "{err}");
