@@ -1,18 +1,85 @@
-//! The HTTP API: one `router()` per area, merged here. For now the operational
-//! endpoints; the `/api/v1` resources arrive with the accounts/API issue and follow
-//! docs/API.md.
+//! The HTTP API: JSON under `/api/v1` (conventions in docs/API.md), the operational
+//! endpoints, the OpenAPI document and Swagger UI. One `routes()` per area, merged
+//! here; one error type ([`error::ApiError`]) answered as problem+json.
 
-mod ops;
+pub mod accounts;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod observe;
+pub mod openapi;
+pub mod ops;
+pub mod rate_limit;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::Response;
+use everreach_core::accounts::Accounts;
 use everreach_core::db::Database;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::rate_limit::{Class, Limits, RateLimiter};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Database,
+    pub accounts: Accounts,
+    pub limits: Arc<RateLimiter>,
+    pub metrics: Arc<observe::Metrics>,
+}
+
+impl AppState {
+    pub fn new(db: Database, limits: Limits) -> AppState {
+        AppState {
+            accounts: Accounts::new(db.app.clone()),
+            db,
+            limits: Arc::new(RateLimiter::new(limits)),
+            metrics: Arc::default(),
+        }
+    }
+}
+
+type Routes = OpenApiRouter<AppState>;
+
+/// Every route with its documentation. `guard_signed_in` and `guard_public` add the
+/// middleware (which needs the state) — [`router`] passes the real ones, the OpenAPI
+/// document is built with none, so it needs no database.
+fn routes(guard_signed_in: impl FnOnce(Routes) -> Routes, guard_public: impl FnOnce(Routes) -> Routes) -> Routes {
+    let api = OpenApiRouter::new()
+        .merge(guard_signed_in(accounts::signed_in_routes()))
+        .merge(guard_public(accounts::public_routes()));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", api).merge(ops::routes())
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(ops::router()).with_state(state)
+    let (signed_in_state, public_state) = (state.clone(), state.clone());
+    let (routes, document) = routes(
+        |r| r.route_layer(from_fn_with_state(signed_in_state, auth::require_user)),
+        |r| r.route_layer(from_fn_with_state(public_state, limit_by_client)),
+    )
+    .split_for_parts();
+    routes
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(from_fn_with_state(state.clone(), observe::observe))
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Rate limit for routes without a signed-in caller, keyed by the client address.
+async fn limit_by_client(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    state.limits.check(&client, Class::Auth)?;
+    Ok(next.run(req).await)
 }

@@ -6,7 +6,7 @@ use everreach_core::Config;
 use everreach_core::db::{Database, migrate};
 use everreach_core::secrets::{Keyring, columns};
 
-use crate::{Command, DbCommand, KeysCommand, database};
+use crate::{Command, DbCommand, KeysCommand, TokenCommand, UserCommand, database, users};
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
@@ -28,6 +28,13 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => with_database(&config, |target| rotate_keys(target, config.clone())),
+        Command::User { command: UserCommand::Create { email, password_stdin, role, name } } => {
+            let password = read_password(password_stdin)?;
+            with_database(&config, |target| users::create(target, email, password, role, name))
+        }
+        Command::Token { command: TokenCommand::Create { email, name } } => {
+            with_database(&config, |target| users::create_token(target, email, name))
+        }
     }
 }
 
@@ -45,6 +52,17 @@ where
     drop(runtime);
     drop(cluster); // stops the embedded server if this process started it
     result
+}
+
+/// The password from standard input (its first line), never from an argument, where
+/// it would show in `ps` and the shell history.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if !from_stdin {
+        anyhow::bail!("give the password on standard input with --password-stdin");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn db_url(config: &Config, admin: bool) -> anyhow::Result<()> {
@@ -83,7 +101,13 @@ async fn serve(
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
     let (db, _keyring) = open_with_keys(target, &config).await?;
-    let app = everreach_api::router(everreach_api::AppState { db });
+    let limits = everreach_api::rate_limit::Limits {
+        auth_per_minute: config.rate_limit_auth,
+        read_per_minute: config.rate_limit_read,
+        write_per_minute: config.rate_limit_write,
+    };
+    let app = everreach_api::router(everreach_api::AppState::new(db, limits))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set --addr or EVERREACH_ADDR to a free HOST:PORT)")
     })?;

@@ -33,6 +33,10 @@ pub struct Config {
     pub encryption_key: Option<String>,
     /// Earlier keys, comma-separated, still accepted for decryption until rotated away.
     pub encryption_keys_old: Vec<String>,
+    /// Requests per minute: sign-up/sign-in per client address, reads and writes per user.
+    pub rate_limit_auth: u32,
+    pub rate_limit_read: u32,
+    pub rate_limit_write: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,7 +80,20 @@ impl Config {
         if let Some(url) = &app_database_url {
             check_postgres_url("EVERREACH_APP_DATABASE_URL", url)?;
         }
+        let per_minute = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    var,
+                    value: v,
+                    why: "expected a whole number of requests per minute, at least 1".into(),
+                }),
+            }
+        };
         Ok(Config {
+            rate_limit_auth: per_minute("EVERREACH_RATE_LIMIT_AUTH", 30)?,
+            rate_limit_read: per_minute("EVERREACH_RATE_LIMIT_READ", 6000)?,
+            rate_limit_write: per_minute("EVERREACH_RATE_LIMIT_WRITE", 1200)?,
             database_url,
             app_database_url,
             data_dir: get("EVERREACH_DATA_DIR")

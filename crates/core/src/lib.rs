@@ -9,6 +9,7 @@
 //! Domains (people, crm, mail, content, studio, publishing, ai, platform) get one
 //! folder each with `model.rs`, `store.rs` and `service.rs`; see docs/ARCHITECTURE.md.
 
+pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod secrets;

@@ -1,0 +1,50 @@
+//! The OpenAPI document: 3.1, in step with the committed `docs/openapi.json`, served
+//! with Swagger UI, and every path it lists is a real route.
+
+use axum::http::{Method, StatusCode};
+
+use crate::helpers::{As, TestApp};
+
+fn snapshot_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json")
+}
+
+#[test]
+fn the_document_matches_the_committed_snapshot() {
+    let document = everreach_api::openapi::document();
+    let json = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(value["openapi"].as_str().unwrap().starts_with("3.1"), "{}", value["openapi"]);
+    if std::env::var_os("EVERREACH_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(snapshot_path(), &json).unwrap();
+    }
+    let committed = std::fs::read_to_string(snapshot_path()).unwrap_or_default();
+    assert!(
+        committed == json,
+        "docs/openapi.json is out of date: run `EVERREACH_UPDATE_SNAPSHOTS=1 cargo test -p everreach-api --test api openapi` and commit it"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_path_is_routed_and_the_document_is_served() {
+    let app = TestApp::spawn().await;
+    let document = serde_json::to_value(everreach_api::openapi::document()).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 11, "{} paths", paths.len());
+    for (path, item) in paths {
+        let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let reply = app.send(method.clone(), &concrete, None, &As::Anonymous).await;
+            let fell_through = reply.body["type"] == "https://everreach.dev/problems/not-found"
+                || reply.status == StatusCode::METHOD_NOT_ALLOWED;
+            assert!(!fell_through || concrete.ends_with("openapi.json"), "{method} {path} is documented but not routed");
+        }
+    }
+    let served = app.get("/api/v1/openapi.json", &As::Anonymous).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body["info"]["title"], "EverReach API");
+    let ui = app.get("/api/docs/", &As::Anonymous).await;
+    assert_eq!(ui.status, StatusCode::OK);
+    assert!(ui.body.as_str().unwrap_or_default().contains("swagger"), "Swagger UI is served from the binary");
+}
