@@ -1,16 +1,16 @@
 //! `/api/v1/auth/*` (sign-up, sign-in, sign-out, e-mail verification) and
 //! `/api/v1/me*` (the signed-in user, their API tokens, their data rights).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use everreach_core::accounts::store::{ApiToken, ProfilePatch};
 use everreach_core::accounts::{Email, Password, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -70,7 +70,9 @@ fn with_session(status: StatusCode, user: User, token: &str) -> Response {
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Creates an account (and its personal company) and signs it in.
@@ -78,11 +80,23 @@ fn user_agent(headers: &HeaderMap) -> Option<&str> {
     responses((status = 201, body = UserOut, description = "signed up and signed in (session cookie set)"),
               (status = 409, body = Problem, description = "the e-mail has an account"),
               (status = 422, body = Problem, description = "Invalid input; `errors` names each field")))]
-async fn sign_up(State(state): State<AppState>, headers: HeaderMap, ApiJson(body): ApiJson<SignUpIn>) -> ApiResult<Response> {
+async fn sign_up(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SignUpIn>,
+) -> ApiResult<Response> {
     let mut errors = Vec::new();
-    let email = Email::parse(&body.email).map_err(|m| errors.push(FieldError::new("/email", m))).ok();
-    let password = Password::parse(&body.password).map_err(|m| errors.push(FieldError::new("/password", m))).ok();
-    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let email = Email::parse(&body.email)
+        .map_err(|m| errors.push(FieldError::new("/email", m)))
+        .ok();
+    let password = Password::parse(&body.password)
+        .map_err(|m| errors.push(FieldError::new("/password", m)))
+        .ok();
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > 255) {
         errors.push(FieldError::new("/name", "must be at most 255 characters"));
     }
@@ -90,7 +104,10 @@ async fn sign_up(State(state): State<AppState>, headers: HeaderMap, ApiJson(body
         return Err(ApiError::Invalid(errors));
     };
     state.accounts.sign_up(&email, &password, name).await?;
-    let (user, token) = state.accounts.sign_in(email.as_str(), password.expose(), user_agent(&headers)).await?;
+    let (user, token) = state
+        .accounts
+        .sign_in(email.as_str(), password.expose(), user_agent(&headers))
+        .await?;
     Ok(with_session(StatusCode::CREATED, user, &token))
 }
 
@@ -98,17 +115,30 @@ async fn sign_up(State(state): State<AppState>, headers: HeaderMap, ApiJson(body
 #[utoipa::path(post, path = "/auth/sign-in", tag = "auth", request_body = SignInIn,
     responses((status = 200, body = UserOut, description = "OK"), (status = 401, body = Problem, description = "wrong e-mail or password"),
               (status = 403, body = Problem, description = "the account is deactivated")))]
-async fn sign_in(State(state): State<AppState>, headers: HeaderMap, ApiJson(body): ApiJson<SignInIn>) -> ApiResult<Response> {
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SignInIn>,
+) -> ApiResult<Response> {
     if body.password.chars().count() > 1024 || body.email.chars().count() > 255 {
-        return Err(ApiError::Unauthorized("the e-mail or password is wrong".into()));
+        return Err(ApiError::Unauthorized(
+            "the e-mail or password is wrong".into(),
+        ));
     }
-    let (user, token) = state.accounts.sign_in(&body.email, &body.password, user_agent(&headers)).await?;
+    let (user, token) = state
+        .accounts
+        .sign_in(&body.email, &body.password, user_agent(&headers))
+        .await?;
     Ok(with_session(StatusCode::OK, user, &token))
 }
 
 /// Ends the current web session (an API token stays valid until revoked).
 #[utoipa::path(post, path = "/auth/sign-out", tag = "auth", responses((status = 204, description = "No content")))]
-async fn sign_out(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> ApiResult<Response> {
+async fn sign_out(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if let Some(cookie) = auth::session_cookie(&headers) {
         state.accounts.sign_out(&user.principal(), &cookie).await?;
     }
@@ -122,7 +152,9 @@ async fn sign_out(State(state): State<AppState>, user: CurrentUser, headers: Hea
 /// The signed-in user.
 #[utoipa::path(get, path = "/me", tag = "me", responses((status = 200, body = UserOut, description = "OK"), (status = 401, body = Problem, description = "Not signed in, or the credentials are wrong")))]
 async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<UserOut>> {
-    Ok(Json(UserOut { user: state.accounts.user(user.id).await? }))
+    Ok(Json(UserOut {
+        user: state.accounts.user(user.id).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,11 +176,22 @@ pub struct MePatch {
 /// Changes the signed-in user's profile.
 #[utoipa::path(patch, path = "/me", tag = "me", request_body = MePatch,
     responses((status = 200, body = UserOut, description = "OK"), (status = 422, body = Problem, description = "Invalid input; `errors` names each field")))]
-async fn update_me(State(state): State<AppState>, user: CurrentUser, ApiJson(body): ApiJson<MePatch>) -> ApiResult<Json<UserOut>> {
+async fn update_me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<MePatch>,
+) -> ApiResult<Json<UserOut>> {
     let mut errors = Vec::new();
-    for (field, value, max) in [("/name", &body.name, 255), ("/full_name", &body.full_name, 255), ("/timezone", &body.timezone, 50)] {
+    for (field, value, max) in [
+        ("/name", &body.name, 255),
+        ("/full_name", &body.full_name, 255),
+        ("/timezone", &body.timezone, 50),
+    ] {
         if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
         }
     }
     if let Some(url) = &body.avatar_url
@@ -159,12 +202,16 @@ async fn update_me(State(state): State<AppState>, user: CurrentUser, ApiJson(bod
     if let Some(tz) = &body.timezone
         && errors.is_empty()
     {
-        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
-            .bind(tz)
-            .fetch_one(&state.db.app)
-            .await?;
+        let known: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+                .bind(tz)
+                .fetch_one(&state.db.app)
+                .await?;
         if !known {
-            errors.push(FieldError::new("/timezone", "is not an IANA time zone such as Europe/Berlin"));
+            errors.push(FieldError::new(
+                "/timezone",
+                "is not an IANA time zone such as Europe/Berlin",
+            ));
         }
     }
     if !errors.is_empty() {
@@ -177,7 +224,9 @@ async fn update_me(State(state): State<AppState>, user: CurrentUser, ApiJson(bod
         timezone: body.timezone,
         onboarding_completed: body.onboarding_completed,
     };
-    Ok(Json(UserOut { user: state.accounts.update_profile(user.id, &patch).await? }))
+    Ok(Json(UserOut {
+        user: state.accounts.update_profile(user.id, &patch).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -190,9 +239,16 @@ pub struct ReauthIn {
 /// Erases the signed-in user and every row they own. Needs the password again.
 #[utoipa::path(delete, path = "/me", tag = "me", request_body = ReauthIn,
     responses((status = 204, description = "erased"), (status = 401, body = Problem, description = "wrong password")))]
-async fn delete_me(State(state): State<AppState>, user: CurrentUser, ApiJson(body): ApiJson<ReauthIn>) -> ApiResult<Response> {
+async fn delete_me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<ReauthIn>,
+) -> ApiResult<Response> {
     let me = state.accounts.user(user.id).await?;
-    state.accounts.delete_account(user.id, &me.email, &body.password).await?;
+    state
+        .accounts
+        .delete_account(user.id, &me.email, &body.password)
+        .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = auth::session_clear_cookie().parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -203,7 +259,10 @@ async fn delete_me(State(state): State<AppState>, user: CurrentUser, ApiJson(bod
 /// Sends a link proving the user reads their e-mail. Until outgoing mail is
 /// configured, the link is written to the server log.
 #[utoipa::path(post, path = "/me/verify-email", tag = "me", responses((status = 202, description = "Accepted")))]
-async fn request_email_verification(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
+async fn request_email_verification(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<StatusCode> {
     let token = state.accounts.request_email_verification(user.id).await?;
     tracing::info!(user_id = %user.id, "e-mail verification link: /verify-email?token={token}");
     Ok(StatusCode::ACCEPTED)
@@ -218,9 +277,14 @@ pub struct ConfirmEmailIn {
 /// Uses an e-mail verification link.
 #[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = ConfirmEmailIn,
     responses((status = 200, description = "verified"), (status = 422, body = Problem, description = "invalid, used or expired")))]
-async fn confirm_email(State(state): State<AppState>, ApiJson(body): ApiJson<ConfirmEmailIn>) -> ApiResult<Json<serde_json::Value>> {
+async fn confirm_email(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ConfirmEmailIn>,
+) -> ApiResult<Json<serde_json::Value>> {
     let user_id = state.accounts.confirm_email(body.token.trim()).await?;
-    Ok(Json(serde_json::json!({ "user_id": user_id, "email_verified": true })))
+    Ok(Json(
+        serde_json::json!({ "user_id": user_id, "email_verified": true }),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -231,8 +295,13 @@ pub struct TokenList {
 
 /// The user's API tokens (never the tokens themselves).
 #[utoipa::path(get, path = "/me/api-tokens", tag = "me", responses((status = 200, body = TokenList, description = "OK")))]
-async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
-    Ok(Json(TokenList { items: state.accounts.list_api_tokens(user.id).await? }))
+async fn list_tokens(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<TokenList>> {
+    Ok(Json(TokenList {
+        items: state.accounts.list_api_tokens(user.id).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -253,7 +322,11 @@ pub struct TokenCreated {
 /// Creates an API token; the response is the only time it is shown.
 #[utoipa::path(post, path = "/me/api-tokens", tag = "me", request_body = TokenIn,
     responses((status = 201, body = TokenCreated, description = "Created"), (status = 409, body = Problem, description = "a live token has this name")))]
-async fn create_token(State(state): State<AppState>, user: CurrentUser, ApiJson(body): ApiJson<TokenIn>) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
+async fn create_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<TokenIn>,
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("/name", "must be 1 to 100 characters"));
@@ -265,7 +338,11 @@ async fn create_token(State(state): State<AppState>, user: CurrentUser, ApiJson(
 /// Revokes one of the user's API tokens.
 #[utoipa::path(delete, path = "/me/api-tokens/{id}", tag = "me", params(("id" = Uuid, Path)),
     responses((status = 204, description = "No content"), (status = 404, body = Problem, description = "Not found")))]
-async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     state.accounts.revoke_api_token(user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -35,14 +35,20 @@ pub enum Via {
 
 impl CurrentUser {
     pub fn principal(&self) -> Principal {
-        Principal { user_id: self.id, role: self.role, company_id: self.company_id }
+        Principal {
+            user_id: self.id,
+            role: self.role,
+            company_id: self.company_id,
+        }
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("only a company admin may do this".into()))
+            Err(ApiError::Forbidden(
+                "only a company admin may do this".into(),
+            ))
         }
     }
 }
@@ -65,15 +71,26 @@ fn viewer_may_write(path: &str) -> bool {
 }
 
 /// Resolves the caller or answers 401; then the viewer rule and the rate limit.
-pub async fn require_user(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_user(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let user = authenticate(&state, req.headers()).await?;
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let path = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
     if writes && !user.role.can_write() && !viewer_may_write(&path) {
-        return Err(ApiError::Forbidden("viewers can read but not change anything".into()));
+        return Err(ApiError::Forbidden(
+            "viewers can read but not change anything".into(),
+        ));
     }
     if writes && user.via == Via::Session && cross_site(req.headers()) {
-        return Err(ApiError::Forbidden("cross-site requests with the session cookie are refused".into()));
+        return Err(ApiError::Forbidden(
+            "cross-site requests with the session cookie are refused".into(),
+        ));
     }
     let class = if writes { Class::Write } else { Class::Read };
     state.limits.check(&user.id.to_string(), class)?;
@@ -83,28 +100,37 @@ pub async fn require_user(State(state): State<AppState>, mut req: Request, next:
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser, ApiError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let value = auth.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
+        let value = auth
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::Unauthorized("use `Authorization: Bearer <token>`".into()))?
             .trim();
         let principal = state.accounts.authenticate_token(token).await?;
-        return principal
-            .map(|p| current(p, Via::ApiToken))
-            .ok_or_else(|| ApiError::Unauthorized("the API token is unknown, revoked or expired".into()));
+        return principal.map(|p| current(p, Via::ApiToken)).ok_or_else(|| {
+            ApiError::Unauthorized("the API token is unknown, revoked or expired".into())
+        });
     }
     if let Some(cookie) = session_cookie(headers) {
         let principal = state.accounts.authenticate_session(&cookie).await?;
-        return principal
-            .map(|p| current(p, Via::Session))
-            .ok_or_else(|| ApiError::Unauthorized("the session has expired; sign in again".into()));
+        return principal.map(|p| current(p, Via::Session)).ok_or_else(|| {
+            ApiError::Unauthorized("the session has expired; sign in again".into())
+        });
     }
-    Err(ApiError::Unauthorized("sign in or send an API token".into()))
+    Err(ApiError::Unauthorized(
+        "sign in or send an API token".into(),
+    ))
 }
 
 fn current(p: Principal, via: Via) -> CurrentUser {
-    CurrentUser { id: p.user_id, role: p.role, company_id: p.company_id, via }
+    CurrentUser {
+        id: p.user_id,
+        role: p.role,
+        company_id: p.company_id,
+        via,
+    }
 }
 
 /// The session cookie's value, if the request carries one.
@@ -121,8 +147,13 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// A browser's cross-site request: its `Origin` names another host than `Host`.
 fn cross_site(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return false };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
     origin_host != host
 }

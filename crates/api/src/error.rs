@@ -20,7 +20,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -49,7 +52,10 @@ pub enum ApiError {
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("{detail}")]
-    Conflict { field: Option<String>, detail: String },
+    Conflict {
+        field: Option<String>,
+        detail: String,
+    },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -117,11 +123,16 @@ impl ApiError {
         let status = self.status();
         let errors = match self {
             ApiError::Invalid(errors) => errors.clone(),
-            ApiError::Conflict { field: Some(f), detail } => vec![FieldError::new(f.clone(), detail.clone())],
+            ApiError::Conflict {
+                field: Some(f),
+                detail,
+            } => vec![FieldError::new(f.clone(), detail.clone())],
             _ => Vec::new(),
         };
         let detail = match self {
-            ApiError::Internal(_) => "something went wrong on our side; it has been logged".to_string(),
+            ApiError::Internal(_) => {
+                "something went wrong on our side; it has been logged".to_string()
+            }
             ApiError::Invalid(errors) if errors.len() == 1 => {
                 format!("{} {}", errors[0].field, errors[0].message)
             }
@@ -151,14 +162,20 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status(), axum::Json(self.problem())).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let ApiError::TooManyRequests { retry_after_secs } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             headers.insert(header::RETRY_AFTER, v);
         }
         if let ApiError::Unauthorized(_) = self {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"everreach\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"everreach\""),
+            );
         }
         response
     }
@@ -181,18 +198,27 @@ pub fn db_error(e: sqlx::Error) -> ApiError {
                     Some(f) => format!("{f} is already taken"),
                     None => "a row with these values already exists".into(),
                 };
-                return ApiError::Conflict { field: field.map(|f| format!("/{f}")), detail };
+                return ApiError::Conflict {
+                    field: field.map(|f| format!("/{f}")),
+                    detail,
+                };
             }
             Some("23503") => {
                 return ApiError::invalid(
-                    &field_of_constraint(&constraint).map(|f| format!("/{f}")).unwrap_or_else(|| "/".into()),
+                    &field_of_constraint(&constraint)
+                        .map(|f| format!("/{f}"))
+                        .unwrap_or_else(|| "/".into()),
                     "refers to something that does not exist",
                 );
             }
-            Some("23514") | Some("23502") | Some("22P02") | Some("22001") | Some("22003") | Some("22007")
-            | Some("22008") | Some("22023") => {
-                let column = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|p| p.column());
-                let field = column.map(str::to_string).or_else(|| field_of_constraint(&constraint));
+            Some("23514") | Some("23502") | Some("22P02") | Some("22001") | Some("22003")
+            | Some("22007") | Some("22008") | Some("22023") => {
+                let column = d
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|p| p.column());
+                let field = column
+                    .map(str::to_string)
+                    .or_else(|| field_of_constraint(&constraint));
                 return ApiError::invalid(
                     &field.map(|f| format!("/{f}")).unwrap_or_else(|| "/".into()),
                     "is not an allowed value",
@@ -229,15 +255,17 @@ fn field_of_constraint(constraint: &str) -> Option<String> {
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> ApiError {
         match e {
-            AccountError::EmailTaken => {
-                ApiError::Conflict { field: Some("/email".into()), detail: e.to_string() }
-            }
+            AccountError::EmailTaken => ApiError::Conflict {
+                field: Some("/email".into()),
+                detail: e.to_string(),
+            },
             AccountError::InvalidCredentials => ApiError::Unauthorized(e.to_string()),
             AccountError::Inactive => ApiError::Forbidden(e.to_string()),
             AccountError::NotFound => ApiError::NotFound,
-            AccountError::TokenNameTaken(_) => {
-                ApiError::Conflict { field: Some("/name".into()), detail: e.to_string() }
-            }
+            AccountError::TokenNameTaken(_) => ApiError::Conflict {
+                field: Some("/name".into()),
+                detail: e.to_string(),
+            },
             AccountError::InvalidLink => ApiError::invalid("/token", e.to_string()),
             AccountError::Db(e) => db_error(e),
         }

@@ -29,8 +29,14 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| {
-                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType(
@@ -55,13 +61,22 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = pointer(&e.path().to_string());
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => ApiError::BadRequest(
-                format!("the body is not valid JSON (line {}, column {})", inner.line(), inner.column()),
-            ),
-            serde_json::error::Category::Io => ApiError::BadRequest("the request body could not be read".into()),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::BadRequest(format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ))
+            }
+            serde_json::error::Category::Io => {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
             serde_json::error::Category::Data => {
                 // For an unknown field the path already ends with the offending key.
-                ApiError::Invalid(vec![FieldError::new(path, data_message(&inner.to_string()))])
+                ApiError::Invalid(vec![FieldError::new(
+                    path,
+                    data_message(&inner.to_string()),
+                )])
             }
         }
     })
@@ -135,7 +150,11 @@ mod tests {
         let (field, message) = field_of(r#"{"email": "a", "tags": [], "admin": true}"#);
         assert_eq!(field, "/admin");
         assert!(message.starts_with("unknown field"), "{message}");
-        assert!(field_of(r#"{"tags": []}"#).1.contains("missing field `email`"));
+        assert!(
+            field_of(r#"{"tags": []}"#)
+                .1
+                .contains("missing field `email`")
+        );
     }
 
     #[test]

@@ -51,11 +51,16 @@ type Routes = OpenApiRouter<AppState>;
 /// Every route with its documentation. `guard_signed_in` and `guard_public` add the
 /// middleware (which needs the state) — [`router`] passes the real ones, the OpenAPI
 /// document is built with none, so it needs no database.
-fn routes(guard_signed_in: impl FnOnce(Routes) -> Routes, guard_public: impl FnOnce(Routes) -> Routes) -> Routes {
+fn routes(
+    guard_signed_in: impl FnOnce(Routes) -> Routes,
+    guard_public: impl FnOnce(Routes) -> Routes,
+) -> Routes {
     let api = OpenApiRouter::new()
         .merge(guard_signed_in(accounts::signed_in_routes()))
         .merge(guard_public(accounts::public_routes()));
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", api).merge(ops::routes())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .merge(ops::routes())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -75,7 +80,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Rate limit for routes without a signed-in caller, keyed by the client address.
-async fn limit_by_client(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn limit_by_client(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -21,7 +21,9 @@ use crate::AppState;
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 #[derive(Debug, Default)]
 struct Series {
@@ -37,8 +39,13 @@ pub struct Metrics {
 
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut series = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let s = series.entry((method.to_string(), route.to_string(), status)).or_default();
+        let mut series = self
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = series
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default();
         s.count += 1;
         s.sum += seconds;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -50,7 +57,10 @@ impl Metrics {
 
     /// The Prometheus text exposition of the request series.
     fn render_requests(&self, out: &mut String) {
-        let series = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let series = self
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         out.push_str("# HELP everreach_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE everreach_http_requests_total counter\n");
         for ((method, route, status), s) in series.iter() {
@@ -71,9 +81,21 @@ impl Metrics {
                     s.buckets[i]
                 );
             }
-            let _ = writeln!(out, "everreach_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "everreach_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "everreach_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "everreach_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "everreach_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "everreach_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
     }
 }
@@ -116,10 +138,27 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     for (name, pool) in [("app", &state.db.app), ("admin", &state.db.admin)] {
         let size = pool.size();
         let idle = pool.num_idle() as u32;
-        let _ = writeln!(out, "everreach_db_pool_connections{{pool=\"{name}\",state=\"idle\"}} {idle}");
-        let _ = writeln!(out, "everreach_db_pool_connections{{pool=\"{name}\",state=\"busy\"}} {}", size.saturating_sub(idle));
-        let _ = writeln!(out, "everreach_db_pool_max_connections{{pool=\"{name}\"}} {}", pool.options().get_max_connections());
+        let _ = writeln!(
+            out,
+            "everreach_db_pool_connections{{pool=\"{name}\",state=\"idle\"}} {idle}"
+        );
+        let _ = writeln!(
+            out,
+            "everreach_db_pool_connections{{pool=\"{name}\",state=\"busy\"}} {}",
+            size.saturating_sub(idle)
+        );
+        let _ = writeln!(
+            out,
+            "everreach_db_pool_max_connections{{pool=\"{name}\"}} {}",
+            pool.options().get_max_connections()
+        );
     }
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
 }
-

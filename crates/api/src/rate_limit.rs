@@ -27,7 +27,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { auth_per_minute: 30, read_per_minute: 6000, write_per_minute: 1200 }
+        Limits {
+            auth_per_minute: 30,
+            read_per_minute: 6000,
+            write_per_minute: 1200,
+        }
     }
 }
 
@@ -48,7 +52,10 @@ const PRUNE_AT: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(limits: Limits) -> RateLimiter {
-        RateLimiter { limits, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     fn per_minute(&self, class: Class) -> f64 {
@@ -64,13 +71,19 @@ impl RateLimiter {
         let capacity = self.per_minute(class).max(1.0);
         let per_second = capacity / 60.0;
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() > PRUNE_AT {
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < capacity
+            });
         }
-        let bucket = buckets
-            .entry((key.to_string(), class))
-            .or_insert(Bucket { tokens: capacity, updated: now });
+        let bucket = buckets.entry((key.to_string(), class)).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
         let refill = now.duration_since(bucket.updated).as_secs_f64() * per_second;
         bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.updated = now;
@@ -79,7 +92,9 @@ impl RateLimiter {
             return Ok(());
         }
         let wait = ((1.0 - bucket.tokens) / per_second).ceil().max(1.0);
-        Err(ApiError::TooManyRequests { retry_after_secs: wait as u64 })
+        Err(ApiError::TooManyRequests {
+            retry_after_secs: wait as u64,
+        })
     }
 }
 
@@ -89,12 +104,18 @@ mod tests {
 
     #[test]
     fn the_limit_holds_per_key_and_class_and_says_when_to_retry() {
-        let limiter = RateLimiter::new(Limits { auth_per_minute: 2, read_per_minute: 3, write_per_minute: 1 });
+        let limiter = RateLimiter::new(Limits {
+            auth_per_minute: 2,
+            read_per_minute: 3,
+            write_per_minute: 1,
+        });
         for _ in 0..3 {
             limiter.check("alice", Class::Read).unwrap();
         }
         match limiter.check("alice", Class::Read) {
-            Err(ApiError::TooManyRequests { retry_after_secs }) => assert!((1..=20).contains(&retry_after_secs)),
+            Err(ApiError::TooManyRequests { retry_after_secs }) => {
+                assert!((1..=20).contains(&retry_after_secs))
+            }
             other => panic!("expected 429, got {other:?}"),
         }
         limiter.check("bob", Class::Read).unwrap();

@@ -28,13 +28,23 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => with_database(&config, |target| rotate_keys(target, config.clone())),
-        Command::User { command: UserCommand::Create { email, password_stdin, role, name } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password_stdin,
+                    role,
+                    name,
+                },
+        } => {
             let password = read_password(password_stdin)?;
-            with_database(&config, |target| users::create(target, email, password, role, name))
+            with_database(&config, |target| {
+                users::create(target, email, password, role, name)
+            })
         }
-        Command::Token { command: TokenCommand::Create { email, name } } => {
-            with_database(&config, |target| users::create_token(target, email, name))
-        }
+        Command::Token {
+            command: TokenCommand::Create { email, name },
+        } => with_database(&config, |target| users::create_token(target, email, name)),
     }
 }
 
@@ -61,7 +71,9 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         anyhow::bail!("give the password on standard input with --password-stdin");
     }
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 

@@ -21,10 +21,18 @@ pub async fn create(
     let accounts = Accounts::new(db.app.clone());
     let user = accounts.sign_up(&email, &password, name.as_deref()).await?;
     if role != Role::Admin {
-        store::set_role_as_operator(&db.admin, user.id, role).await.context("setting the role")?;
+        store::set_role_as_operator(&db.admin, user.id, role)
+            .await
+            .context("setting the role")?;
     }
-    eprintln!("everreach: created {} ({:?}, username {})", user.email, role, user.username);
-    #[expect(clippy::print_stdout, reason = "the new user's id is this command's output")]
+    eprintln!(
+        "everreach: created {} ({:?}, username {})",
+        user.email, role, user.username
+    );
+    #[expect(
+        clippy::print_stdout,
+        reason = "the new user's id is this command's output"
+    )]
     {
         println!("{}", user.id);
     }
@@ -40,9 +48,14 @@ pub async fn create_token(target: DbTarget, email: String, name: String) -> anyh
     if name.is_empty() || name.chars().count() > 100 {
         bail!("--name must be 1 to 100 characters");
     }
-    let (_, token) = Accounts::new(db.app.clone()).create_api_token(user_id, name).await?;
+    let (_, token) = Accounts::new(db.app.clone())
+        .create_api_token(user_id, name)
+        .await?;
     eprintln!("everreach: API token {name:?} created for {email}; it is shown only now:");
-    #[expect(clippy::print_stdout, reason = "the token is this command's output, alone on the last line")]
+    #[expect(
+        clippy::print_stdout,
+        reason = "the token is this command's output, alone on the last line"
+    )]
     {
         println!("{token}");
     }

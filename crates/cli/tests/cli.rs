@@ -290,23 +290,80 @@ async fn user_create_and_token_create_make_a_working_token() {
             .spawn()
             .unwrap();
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         child.wait_with_output().unwrap()
     };
-    let created = run(&["user", "create", "--email", "Ops@Example.com", "--password-stdin", "--role", "viewer"], Some("a long enough password\n"));
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let token = run(&["token", "create", "--email", "ops@example.com", "--name", "ci"], None);
-    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let created = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--password-stdin",
+            "--role",
+            "viewer",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = run(
+        &[
+            "token",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "ci",
+        ],
+        None,
+    );
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
     let stdout = String::from_utf8(token.stdout).unwrap();
     let last = stdout.lines().last().unwrap();
     let accounts = everreach_core::accounts::Accounts::new(db.app.clone());
-    let principal = accounts.authenticate_token(last).await.unwrap().expect("the printed token signs in");
+    let principal = accounts
+        .authenticate_token(last)
+        .await
+        .unwrap()
+        .expect("the printed token signs in");
     assert_eq!(principal.role, everreach_core::accounts::Role::Viewer);
 
-    let short = run(&["user", "create", "--email", "x@example.com", "--password-stdin"], Some("short\n"));
+    let short = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
     assert!(one_line_error(&short).contains("password"));
-    let nobody = run(&["token", "create", "--email", "nobody@example.com", "--name", "x"], None);
+    let nobody = run(
+        &[
+            "token",
+            "create",
+            "--email",
+            "nobody@example.com",
+            "--name",
+            "x",
+        ],
+        None,
+    );
     assert!(one_line_error(&nobody).contains("user create"));
     let _ = std::fs::remove_dir_all(&data);
 }

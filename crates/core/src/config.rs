@@ -83,11 +83,15 @@ impl Config {
         let per_minute = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
             match get(var) {
                 None => Ok(default),
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
-                    var,
-                    value: v,
-                    why: "expected a whole number of requests per minute, at least 1".into(),
-                }),
+                Some(v) => v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        var,
+                        value: v,
+                        why: "expected a whole number of requests per minute, at least 1".into(),
+                    }),
             }
         };
         Ok(Config {

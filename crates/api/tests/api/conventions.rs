@@ -11,8 +11,12 @@ use crate::helpers::{As, TestApp};
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
-    app.get("/api/v1/nothing-here", &As::Anonymous).await.problem(404);
-    app.send(Method::PUT, "/api/v1/me", None, &As::Anonymous).await.problem(405);
+    app.get("/api/v1/nothing-here", &As::Anonymous)
+        .await
+        .problem(404);
+    app.send(Method::PUT, "/api/v1/me", None, &As::Anonymous)
+        .await
+        .problem(405);
     app.get("/api/v1/me", &As::Anonymous).await.problem(401);
 }
 
@@ -27,24 +31,57 @@ async fn bad_bodies_get_a_4xx_naming_the_field_and_write_nothing() {
             .body(Body::from(body))
             .unwrap()
     };
-    assert!(app.raw(sign_up("{\"email\": ")).await.problem(400)["detail"].as_str().unwrap().contains("line 1"));
-    assert_eq!(app.raw(sign_up(r#"{"email": 42, "password": "x"}"#)).await.problem(422)["errors"][0]["field"], "/email");
+    assert!(
+        app.raw(sign_up("{\"email\": ")).await.problem(400)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 1")
+    );
     assert_eq!(
-        app.raw(sign_up(r#"{"email": "a@b.io", "password": "0123456789", "role": "admin"}"#)).await.problem(422)["errors"][0]["field"],
+        app.raw(sign_up(r#"{"email": 42, "password": "x"}"#))
+            .await
+            .problem(422)["errors"][0]["field"],
+        "/email"
+    );
+    assert_eq!(
+        app.raw(sign_up(
+            r#"{"email": "a@b.io", "password": "0123456789", "role": "admin"}"#
+        ))
+        .await
+        .problem(422)["errors"][0]["field"],
         "/role"
     );
-    let both = app.raw(sign_up(r#"{"email": "not-an-email", "password": "short"}"#)).await;
-    let fields: Vec<&str> = both.problem(422)["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let both = app
+        .raw(sign_up(r#"{"email": "not-an-email", "password": "short"}"#))
+        .await;
+    let fields: Vec<&str> = both.problem(422)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, vec!["/email", "/password"]);
-    let long = format!(r#"{{"email": "{}@example.com", "password": "0123456789"}}"#, "a".repeat(5000));
+    let long = format!(
+        r#"{{"email": "{}@example.com", "password": "0123456789"}}"#,
+        "a".repeat(5000)
+    );
     let long = Request::builder()
         .method(Method::POST)
         .uri("/api/v1/auth/sign-up")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(long))
         .unwrap();
-    assert_eq!(app.raw(long).await.problem(422)["errors"][0]["field"], "/email");
-    let sql = app.post("/api/v1/auth/sign-in", json!({"email": "' OR 1=1; DROP TABLE users; --", "password": "x'; --"}), &As::Anonymous).await;
+    assert_eq!(
+        app.raw(long).await.problem(422)["errors"][0]["field"],
+        "/email"
+    );
+    let sql = app
+        .post(
+            "/api/v1/auth/sign-in",
+            json!({"email": "' OR 1=1; DROP TABLE users; --", "password": "x'; --"}),
+            &As::Anonymous,
+        )
+        .await;
     sql.problem(401);
 
     let text = Request::builder()
@@ -55,7 +92,10 @@ async fn bad_bodies_get_a_4xx_naming_the_field_and_write_nothing() {
         .unwrap();
     app.raw(text).await.problem(415);
 
-    let huge = format!(r#"{{"email": "a@b.io", "password": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let huge = format!(
+        r#"{{"email": "a@b.io", "password": "{}"}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
     let huge = Request::builder()
         .method(Method::POST)
         .uri("/api/v1/auth/sign-up")
@@ -64,7 +104,10 @@ async fn bad_bodies_get_a_4xx_naming_the_field_and_write_nothing() {
         .unwrap();
     app.raw(huge).await.problem(413);
 
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db.admin).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
     assert_eq!(users, 0, "nothing was written by a rejected request");
 }
 
@@ -72,7 +115,13 @@ async fn bad_bodies_get_a_4xx_naming_the_field_and_write_nothing() {
 async fn a_taken_email_is_409_naming_the_field() {
     let app = TestApp::spawn().await;
     app.member("ada@example.com").await;
-    let again = app.post("/api/v1/auth/sign-up", json!({"email": "ADA@example.com", "password": "0123456789"}), &As::Anonymous).await;
+    let again = app
+        .post(
+            "/api/v1/auth/sign-up",
+            json!({"email": "ADA@example.com", "password": "0123456789"}),
+            &As::Anonymous,
+        )
+        .await;
     assert_eq!(again.problem(409)["errors"][0]["field"], "/email");
 }
 
@@ -80,12 +129,36 @@ async fn a_taken_email_is_409_naming_the_field() {
 async fn unknown_enum_values_and_bad_timezones_are_422() {
     let app = TestApp::spawn().await;
     let ada = app.member("ada@example.com").await;
-    let tz = app.send(Method::PATCH, "/api/v1/me", Some(json!({"timezone": "Mars/Olympus_Mons"})), &ada.auth()).await;
+    let tz = app
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(json!({"timezone": "Mars/Olympus_Mons"})),
+            &ada.auth(),
+        )
+        .await;
     assert_eq!(tz.problem(422)["errors"][0]["field"], "/timezone");
-    let ok = app.send(Method::PATCH, "/api/v1/me", Some(json!({"timezone": "Europe/Berlin"})), &ada.auth()).await;
+    let ok = app
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(json!({"timezone": "Europe/Berlin"})),
+            &ada.auth(),
+        )
+        .await;
     assert_eq!(ok.body["user"]["timezone"], "Europe/Berlin");
-    let onboarding = app.send(Method::PATCH, "/api/v1/me", Some(json!({"onboarding_completed": "yes"})), &ada.auth()).await;
-    assert_eq!(onboarding.problem(422)["errors"][0]["field"], "/onboarding_completed");
+    let onboarding = app
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(json!({"onboarding_completed": "yes"})),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(
+        onboarding.problem(422)["errors"][0]["field"],
+        "/onboarding_completed"
+    );
 }
 
 #[tokio::test]
@@ -93,13 +166,19 @@ async fn invalid_headers_are_refused_cleanly() {
     let app = TestApp::spawn().await;
     let request = Request::builder()
         .uri("/api/v1/me")
-        .header(header::AUTHORIZATION, HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap())
+        .header(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        )
         .body(Body::empty())
         .unwrap();
     app.raw(request).await.problem(401);
     let request = Request::builder()
         .uri("/api/v1/me")
-        .header(header::COOKIE, HeaderValue::from_bytes(b"everreach_session=\xff").unwrap())
+        .header(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"everreach_session=\xff").unwrap(),
+        )
         .body(Body::empty())
         .unwrap();
     app.raw(request).await.problem(401);
@@ -107,32 +186,67 @@ async fn invalid_headers_are_refused_cleanly() {
 
 #[tokio::test]
 async fn over_the_limit_is_429_with_retry_after() {
-    let app = TestApp::with_limits(Limits { auth_per_minute: 3, read_per_minute: 5, write_per_minute: 5 }).await;
+    let app = TestApp::with_limits(Limits {
+        auth_per_minute: 3,
+        read_per_minute: 5,
+        write_per_minute: 5,
+    })
+    .await;
     let ada = app.member("ada@example.com").await;
     for _ in 0..5 {
-        assert_eq!(app.get("/api/v1/me", &ada.auth()).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/api/v1/me", &ada.auth()).await.status,
+            StatusCode::OK
+        );
     }
     let limited = app.get("/api/v1/me", &ada.auth()).await;
     limited.problem(429);
-    let retry: u64 = limited.headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    let retry: u64 = limited
+        .headers
+        .get(header::RETRY_AFTER)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry));
     for _ in 0..2 {
-        app.post("/api/v1/auth/sign-in", json!({"email": "x@y.io", "password": "0123456789"}), &As::Anonymous).await;
+        app.post(
+            "/api/v1/auth/sign-in",
+            json!({"email": "x@y.io", "password": "0123456789"}),
+            &As::Anonymous,
+        )
+        .await;
     }
-    app.post("/api/v1/auth/sign-in", json!({"email": "x@y.io", "password": "0123456789"}), &As::Anonymous).await.problem(429);
+    app.post(
+        "/api/v1/auth/sign-in",
+        json!({"email": "x@y.io", "password": "0123456789"}),
+        &As::Anonymous,
+    )
+    .await
+    .problem(429);
 }
 
 #[tokio::test]
 async fn request_ids_are_echoed_and_metrics_count_routes() {
     let app = TestApp::spawn().await;
-    let request = Request::builder().uri("/healthz").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    let request = Request::builder()
+        .uri("/healthz")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .unwrap();
     let reply = app.raw(request).await;
     assert_eq!(reply.headers.get("x-request-id").unwrap(), "abc-123");
     let fresh = app.get("/healthz", &As::Anonymous).await;
     assert_eq!(fresh.headers.get("x-request-id").unwrap().len(), 36);
     let metrics = app.get("/metrics", &As::Anonymous).await;
     let text = metrics.body.as_str().unwrap();
-    assert!(text.contains(r#"everreach_http_requests_total{method="GET",route="/healthz",status="200"} 2"#), "{text}");
+    assert!(
+        text.contains(
+            r#"everreach_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+        ),
+        "{text}"
+    );
     assert!(text.contains("everreach_db_pool_connections"), "{text}");
 }
 

@@ -28,16 +28,33 @@ pub struct Reply {
 
 impl Reply {
     pub fn content_type(&self) -> &str {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     /// Asserts the RFC 9457 shape and returns the problem.
     pub fn problem(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
-        assert_eq!(self.content_type(), "application/problem+json", "{}", self.body);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.body
+        );
         assert_eq!(self.body["status"], status);
-        assert!(self.body["type"].as_str().unwrap().starts_with("https://everreach.dev/problems/"));
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{}", self.body);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://everreach.dev/problems/")
+        );
+        assert!(
+            self.body["title"].is_string() && self.body["detail"].is_string(),
+            "{}",
+            self.body
+        );
         &self.body
     }
 }
@@ -67,12 +84,21 @@ impl Member {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        TestApp::with_limits(Limits { auth_per_minute: 10_000, read_per_minute: 100_000, write_per_minute: 100_000 }).await
+        TestApp::with_limits(Limits {
+            auth_per_minute: 10_000,
+            read_per_minute: 100_000,
+            write_per_minute: 100_000,
+        })
+        .await
     }
 
     pub async fn with_limits(limits: Limits) -> TestApp {
         let db = TestDb::new().await;
-        let database = Database { admin: db.admin.clone(), app: db.app.clone(), target: db.target.clone() };
+        let database = Database {
+            admin: db.admin.clone(),
+            app: db.app.clone(),
+            target: db.target.clone(),
+        };
         let router = router(AppState::new(database, limits));
         TestApp { db, router }
     }
@@ -85,7 +111,9 @@ impl TestApp {
             As::Cookie(c) => builder.header(header::COOKIE, format!("everreach_session={c}")),
         };
         let request = match body {
-            Some(b) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            Some(b) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
             None => builder.body(Body::empty()),
         }
         .unwrap();
@@ -97,8 +125,13 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        Reply { status, headers, body }
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, auth: &As) -> Reply {
@@ -112,13 +145,29 @@ impl TestApp {
     /// Signs up `email` and creates an API token for them.
     pub async fn member(&self, email: &str) -> Member {
         let password = "correct horse battery staple".to_string();
-        let signed_up = self.post("/api/v1/auth/sign-up", json!({"email": email, "password": password}), &As::Anonymous).await;
+        let signed_up = self
+            .post(
+                "/api/v1/auth/sign-up",
+                json!({"email": email, "password": password}),
+                &As::Anonymous,
+            )
+            .await;
         assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
         let cookie = session_from(&signed_up.headers).unwrap();
-        let token = self.post("/api/v1/me/api-tokens", json!({"name": "tests"}), &As::Cookie(cookie)).await;
+        let token = self
+            .post(
+                "/api/v1/me/api-tokens",
+                json!({"name": "tests"}),
+                &As::Cookie(cookie),
+            )
+            .await;
         assert_eq!(token.status, StatusCode::CREATED, "{}", token.body);
         Member {
-            id: signed_up.body["user"]["id"].as_str().unwrap().parse().unwrap(),
+            id: signed_up.body["user"]["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
             email: email.to_string(),
             password,
             token: token.body["token"].as_str().unwrap().to_string(),
@@ -128,7 +177,11 @@ impl TestApp {
     /// A member whose role is `role` (set by the operator path).
     pub async fn member_with_role(&self, email: &str, role: Role) -> Member {
         let m = self.member(email).await;
-        assert!(store::set_role_as_operator(&self.db.admin, m.id, role).await.unwrap());
+        assert!(
+            store::set_role_as_operator(&self.db.admin, m.id, role)
+                .await
+                .unwrap()
+        );
         m
     }
 }

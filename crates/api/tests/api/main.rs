@@ -1,6 +1,9 @@
 //! The HTTP API as a client sees it, on real PostgreSQL: each test gets its own
 //! database and app, and drives the router in-process.
-#![expect(clippy::unwrap_used, reason = "test helpers: a panic is a failed assertion with its line")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is a failed assertion with its line"
+)]
 
 mod accounts;
 mod conventions;

@@ -14,7 +14,11 @@ fn the_document_matches_the_committed_snapshot() {
     let document = everreach_api::openapi::document();
     let json = serde_json::to_string_pretty(&document).unwrap() + "\n";
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert!(value["openapi"].as_str().unwrap().starts_with("3.1"), "{}", value["openapi"]);
+    assert!(
+        value["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        value["openapi"]
+    );
     if std::env::var_os("EVERREACH_UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(snapshot_path(), &json).unwrap();
     }
@@ -35,10 +39,15 @@ async fn every_documented_path_is_routed_and_the_document_is_served() {
         let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
-            let reply = app.send(method.clone(), &concrete, None, &As::Anonymous).await;
+            let reply = app
+                .send(method.clone(), &concrete, None, &As::Anonymous)
+                .await;
             let fell_through = reply.body["type"] == "https://everreach.dev/problems/not-found"
                 || reply.status == StatusCode::METHOD_NOT_ALLOWED;
-            assert!(!fell_through || concrete.ends_with("openapi.json"), "{method} {path} is documented but not routed");
+            assert!(
+                !fell_through || concrete.ends_with("openapi.json"),
+                "{method} {path} is documented but not routed"
+            );
         }
     }
     let served = app.get("/api/v1/openapi.json", &As::Anonymous).await;
@@ -46,5 +55,8 @@ async fn every_documented_path_is_routed_and_the_document_is_served() {
     assert_eq!(served.body["info"]["title"], "EverReach API");
     let ui = app.get("/api/docs/", &As::Anonymous).await;
     assert_eq!(ui.status, StatusCode::OK);
-    assert!(ui.body.as_str().unwrap_or_default().contains("swagger"), "Swagger UI is served from the binary");
+    assert!(
+        ui.body.as_str().unwrap_or_default().contains("swagger"),
+        "Swagger UI is served from the binary"
+    );
 }

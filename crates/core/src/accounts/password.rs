@@ -17,25 +17,38 @@ pub async fn hash(password: &Password) -> String {
 /// Whether `password` matches `phc`. A malformed stored hash never matches.
 pub async fn verify(password: &str, phc: &str) -> bool {
     let (password, phc) = (password.to_string(), phc.to_string());
-    tokio::task::spawn_blocking(move || verify_now(&password, &phc)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_now(&password, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 /// Spends the same time as a real check, so an unknown e-mail answers as slowly as a
 /// wrong password and sign-in does not reveal which addresses have accounts.
 pub async fn waste_time(password: &str) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let phc = DUMMY.get_or_init(|| hash_now("not anyone's password")).clone();
+    let phc = DUMMY
+        .get_or_init(|| hash_now("not anyone's password"))
+        .clone();
     let _ = verify(password, &phc).await;
 }
 
 fn hash_now(password: &str) -> String {
-    #[expect(clippy::expect_used, reason = "argon2 with default parameters cannot fail on a bounded password")]
-    Argon2::default().hash_password(password.as_bytes()).expect("argon2 hashing").to_string()
+    #[expect(
+        clippy::expect_used,
+        reason = "argon2 with default parameters cannot fail on a bounded password"
+    )]
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("argon2 hashing")
+        .to_string()
 }
 
 fn verify_now(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(phc).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]

@@ -43,7 +43,11 @@ pub struct Principal {
 
 impl From<store::PrincipalRow> for Principal {
     fn from(r: store::PrincipalRow) -> Self {
-        Principal { user_id: r.user_id, role: r.role, company_id: r.company_id }
+        Principal {
+            user_id: r.user_id,
+            role: r.role,
+            company_id: r.company_id,
+        }
     }
 }
 
@@ -63,22 +67,47 @@ impl Accounts {
         Accounts { pool }
     }
 
-    pub async fn sign_up(&self, email: &Email, password: &Password, name: Option<&str>) -> Result<User, AccountError> {
+    pub async fn sign_up(
+        &self,
+        email: &Email,
+        password: &Password,
+        name: Option<&str>,
+    ) -> Result<User, AccountError> {
         let phc = password::hash(password).await;
-        let user_id = store::sign_up(&self.pool, email.as_str(), Some(&phc), name).await.map_err(|e| {
-            if is_unique_violation(&e, "users_email") { AccountError::EmailTaken } else { e.into() }
-        })?;
+        let user_id = store::sign_up(&self.pool, email.as_str(), Some(&phc), name)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e, "users_email") {
+                    AccountError::EmailTaken
+                } else {
+                    e.into()
+                }
+            })?;
         self.user(user_id).await
     }
 
     /// Checks the password and opens a session; returns the user and the cookie value.
-    pub async fn sign_in(&self, email: &str, password: &str, user_agent: Option<&str>) -> Result<(User, String), AccountError> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        user_agent: Option<&str>,
+    ) -> Result<(User, String), AccountError> {
         let user_id = self.check_password(email, password).await?;
         let issued = token::issue(Kind::Session);
         let mut tx = tenant::begin(&self.pool, user_id).await?;
-        store::insert_session(&mut tx, user_id, &issued.hash, Utc::now() + SESSION_TTL, user_agent).await?;
+        store::insert_session(
+            &mut tx,
+            user_id,
+            &issued.hash,
+            Utc::now() + SESSION_TTL,
+            user_agent,
+        )
+        .await?;
         store::touch_last_login(&mut tx, user_id).await?;
-        let user = store::find_user(&mut tx, user_id).await?.ok_or(AccountError::NotFound)?;
+        let user = store::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
         tx.commit().await?;
         Ok((user, issued.token))
     }
@@ -101,7 +130,11 @@ impl Accounts {
         Ok(user_id)
     }
 
-    pub async fn sign_out(&self, principal: &Principal, session_token: &str) -> Result<(), AccountError> {
+    pub async fn sign_out(
+        &self,
+        principal: &Principal,
+        session_token: &str,
+    ) -> Result<(), AccountError> {
         let mut tx = tenant::begin(&self.pool, principal.user_id).await?;
         store::delete_session(&mut tx, principal.user_id, &token::hash(session_token)).await?;
         tx.commit().await?;
@@ -109,49 +142,72 @@ impl Accounts {
     }
 
     /// Who a session cookie belongs to (`None`: unknown, expired, or deactivated).
-    pub async fn authenticate_session(&self, cookie: &str) -> Result<Option<Principal>, AccountError> {
+    pub async fn authenticate_session(
+        &self,
+        cookie: &str,
+    ) -> Result<Option<Principal>, AccountError> {
         if !token::well_formed(Kind::Session, cookie) {
             return Ok(None);
         }
-        Ok(store::lookup_session(&self.pool, &token::hash(cookie)).await?.map(Principal::from))
+        Ok(store::lookup_session(&self.pool, &token::hash(cookie))
+            .await?
+            .map(Principal::from))
     }
 
     /// Who a bearer token belongs to (`None`: unknown, revoked, expired, or deactivated).
-    pub async fn authenticate_token(&self, bearer: &str) -> Result<Option<Principal>, AccountError> {
+    pub async fn authenticate_token(
+        &self,
+        bearer: &str,
+    ) -> Result<Option<Principal>, AccountError> {
         if !token::well_formed(Kind::ApiToken, bearer) {
             return Ok(None);
         }
-        Ok(store::lookup_api_token(&self.pool, &token::hash(bearer)).await?.map(Principal::from))
+        Ok(store::lookup_api_token(&self.pool, &token::hash(bearer))
+            .await?
+            .map(Principal::from))
     }
 
     pub async fn user(&self, user_id: Uuid) -> Result<User, AccountError> {
         let mut tx = tenant::begin(&self.pool, user_id).await?;
-        let user = store::find_user(&mut tx, user_id).await?.ok_or(AccountError::NotFound)?;
+        let user = store::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
         tx.commit().await?;
         Ok(user)
     }
 
-    pub async fn update_profile(&self, user_id: Uuid, patch: &ProfilePatch) -> Result<User, AccountError> {
+    pub async fn update_profile(
+        &self,
+        user_id: Uuid,
+        patch: &ProfilePatch,
+    ) -> Result<User, AccountError> {
         let mut tx = tenant::begin(&self.pool, user_id).await?;
-        let user = store::update_profile(&mut tx, user_id, patch).await?.ok_or(AccountError::NotFound)?;
+        let user = store::update_profile(&mut tx, user_id, patch)
+            .await?
+            .ok_or(AccountError::NotFound)?;
         tx.commit().await?;
         Ok(user)
     }
 
     /// A new API token: the listing row and the token, which is shown this once.
-    pub async fn create_api_token(&self, user_id: Uuid, name: &str) -> Result<(ApiToken, String), AccountError> {
+    pub async fn create_api_token(
+        &self,
+        user_id: Uuid,
+        name: &str,
+    ) -> Result<(ApiToken, String), AccountError> {
         let issued = token::issue(Kind::ApiToken);
         let prefix: String = issued.token.chars().take(10).collect();
         let mut tx = tenant::begin(&self.pool, user_id).await?;
-        let row = store::insert_api_token(&mut tx, user_id, name.trim(), &issued.hash, &prefix, None)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e, "idx_api_tokens_live_name") {
-                    AccountError::TokenNameTaken(name.trim().to_string())
-                } else {
-                    e.into()
-                }
-            })?;
+        let row =
+            store::insert_api_token(&mut tx, user_id, name.trim(), &issued.hash, &prefix, None)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e, "idx_api_tokens_live_name") {
+                        AccountError::TokenNameTaken(name.trim().to_string())
+                    } else {
+                        e.into()
+                    }
+                })?;
         tx.commit().await?;
         Ok((row, issued.token))
     }
@@ -177,9 +233,17 @@ impl Accounts {
     pub async fn request_email_verification(&self, user_id: Uuid) -> Result<String, AccountError> {
         let issued = token::issue(Kind::EmailVerification);
         let mut tx = tenant::begin(&self.pool, user_id).await?;
-        let user = store::find_user(&mut tx, user_id).await?.ok_or(AccountError::NotFound)?;
-        store::insert_email_verification(&mut tx, user_id, &issued.hash, &user.email, Utc::now() + VERIFICATION_TTL)
-            .await?;
+        let user = store::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        store::insert_email_verification(
+            &mut tx,
+            user_id,
+            &issued.hash,
+            &user.email,
+            Utc::now() + VERIFICATION_TTL,
+        )
+        .await?;
         tx.commit().await?;
         Ok(issued.token)
     }
@@ -189,17 +253,26 @@ impl Accounts {
         if !token::well_formed(Kind::EmailVerification, link_token) {
             return Err(AccountError::InvalidLink);
         }
-        store::verify_email(&self.pool, &token::hash(link_token)).await?.ok_or(AccountError::InvalidLink)
+        store::verify_email(&self.pool, &token::hash(link_token))
+            .await?
+            .ok_or(AccountError::InvalidLink)
     }
 
     /// Erases the user and everything they own, after re-authentication.
-    pub async fn delete_account(&self, user_id: Uuid, email: &str, password: &str) -> Result<(), AccountError> {
+    pub async fn delete_account(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        password: &str,
+    ) -> Result<(), AccountError> {
         let confirmed = self.check_password(email, password).await?;
         if confirmed != user_id {
             return Err(AccountError::InvalidCredentials);
         }
         let mut tx = tenant::begin(&self.pool, user_id).await?;
-        sqlx::query("SELECT delete_own_account()").execute(&mut *tx).await?;
+        sqlx::query("SELECT delete_own_account()")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

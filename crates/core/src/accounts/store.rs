@@ -33,15 +33,23 @@ pub struct PrincipalRow {
     pub company_id: Uuid,
 }
 
-pub async fn find_user(conn: &mut PgConnection, user_id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await
+pub async fn find_user(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn touch_last_login(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1").bind(user_id).execute(conn).await?;
+    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -93,7 +101,11 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn delete_session(conn: &mut PgConnection, user_id: Uuid, token_hash: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_session(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    token_hash: &str,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2")
         .bind(user_id)
         .bind(token_hash)
@@ -124,7 +136,10 @@ pub async fn insert_api_token(
     .await
 }
 
-pub async fn list_api_tokens(conn: &mut PgConnection, user_id: Uuid) -> Result<Vec<ApiToken>, sqlx::Error> {
+pub async fn list_api_tokens(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<ApiToken>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, name, token_prefix, created_at, last_used_at, expires_at, revoked_at
          FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id",
@@ -134,7 +149,11 @@ pub async fn list_api_tokens(conn: &mut PgConnection, user_id: Uuid) -> Result<V
     .await
 }
 
-pub async fn revoke_api_token(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn revoke_api_token(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL",
     )
@@ -178,7 +197,10 @@ pub async fn sign_up(
 }
 
 /// `(user id, password hash, active)` for an e-mail.
-pub async fn lookup_password(pool: &PgPool, email: &str) -> Result<Option<(Uuid, Option<String>, bool)>, sqlx::Error> {
+pub async fn lookup_password(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<(Uuid, Option<String>, bool)>, sqlx::Error> {
     sqlx::query_as("SELECT user_id, password_hash, is_active FROM auth_password_lookup($1)")
         .bind(email)
         .fetch_optional(pool)
@@ -186,17 +208,26 @@ pub async fn lookup_password(pool: &PgPool, email: &str) -> Result<Option<(Uuid,
 }
 
 pub async fn lookup_user_id(pool: &PgPool, email: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT auth_user_id_by_email($1)").bind(email).fetch_one(pool).await
+    sqlx::query_scalar("SELECT auth_user_id_by_email($1)")
+        .bind(email)
+        .fetch_one(pool)
+        .await
 }
 
-pub async fn lookup_session(pool: &PgPool, token_hash: &str) -> Result<Option<PrincipalRow>, sqlx::Error> {
+pub async fn lookup_session(
+    pool: &PgPool,
+    token_hash: &str,
+) -> Result<Option<PrincipalRow>, sqlx::Error> {
     sqlx::query_as("SELECT user_id, role, company_id FROM auth_session_user($1)")
         .bind(token_hash)
         .fetch_optional(pool)
         .await
 }
 
-pub async fn lookup_api_token(pool: &PgPool, token_hash: &str) -> Result<Option<PrincipalRow>, sqlx::Error> {
+pub async fn lookup_api_token(
+    pool: &PgPool,
+    token_hash: &str,
+) -> Result<Option<PrincipalRow>, sqlx::Error> {
     sqlx::query_as("SELECT user_id, role, company_id FROM auth_api_token_user($1)")
         .bind(token_hash)
         .fetch_optional(pool)
@@ -204,14 +235,23 @@ pub async fn lookup_api_token(pool: &PgPool, token_hash: &str) -> Result<Option<
 }
 
 pub async fn verify_email(pool: &PgPool, token_hash: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT auth_verify_email($1)").bind(token_hash).fetch_one(pool).await
+    sqlx::query_scalar("SELECT auth_verify_email($1)")
+        .bind(token_hash)
+        .fetch_one(pool)
+        .await
 }
 
 /// Operator path (CLI, with the owner's credentials): sets a user's role, acting as
 /// `everreach_definer` because the app role may never change a role.
-pub async fn set_role_as_operator(admin: &PgPool, user_id: Uuid, role: Role) -> Result<bool, sqlx::Error> {
+pub async fn set_role_as_operator(
+    admin: &PgPool,
+    user_id: Uuid,
+    role: Role,
+) -> Result<bool, sqlx::Error> {
     let mut tx = admin.begin().await?;
-    sqlx::query("SET LOCAL ROLE everreach_definer").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL ROLE everreach_definer")
+        .execute(&mut *tx)
+        .await?;
     let done = sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
         .bind(user_id)
         .bind(role)

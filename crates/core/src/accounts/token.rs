@@ -33,7 +33,10 @@ pub struct Issued {
 
 pub fn issue(kind: Kind) -> Issued {
     let mut bytes = [0u8; 32];
-    #[expect(clippy::expect_used, reason = "without OS randomness no token can be safe")]
+    #[expect(
+        clippy::expect_used,
+        reason = "without OS randomness no token can be safe"
+    )]
     getrandom::fill(&mut bytes).expect("the OS random number generator failed");
     let token = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash(&token);
@@ -42,14 +45,20 @@ pub fn issue(kind: Kind) -> Issued {
 
 /// The stored form of a token.
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Whether `token` looks like one of ours of this kind (cheap rejection of garbage
 /// before a database round trip).
 pub fn well_formed(kind: Kind, token: &str) -> bool {
     token.strip_prefix(kind.prefix()).is_some_and(|rest| {
-        rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
 
