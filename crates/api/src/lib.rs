@@ -6,10 +6,12 @@ pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod rate_limit;
+pub mod resources;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use everreach_core::accounts::Accounts;
 use everreach_core::db::Database;
+use everreach_core::resources::{Catalog, Resources};
+use everreach_core::secrets::Keyring;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -31,18 +35,26 @@ use crate::rate_limit::{Class, Limits, RateLimiter};
 pub struct AppState {
     pub db: Database,
     pub accounts: Accounts,
+    pub resources: Resources,
     pub limits: Arc<RateLimiter>,
     pub metrics: Arc<observe::Metrics>,
 }
 
 impl AppState {
-    pub fn new(db: Database, limits: Limits) -> AppState {
-        AppState {
+    /// Reads the resource catalog from the database, then builds the state.
+    pub async fn new(
+        db: Database,
+        keyring: Arc<Keyring>,
+        limits: Limits,
+    ) -> Result<AppState, sqlx::Error> {
+        let catalog = Arc::new(Catalog::load(&db.admin).await?);
+        Ok(AppState {
             accounts: Accounts::new(db.app.clone()),
+            resources: Resources::new(db.app.clone(), catalog, keyring),
             db,
             limits: Arc::new(RateLimiter::new(limits)),
             metrics: Arc::default(),
-        }
+        })
     }
 }
 
@@ -65,11 +77,23 @@ fn routes(
 
 pub fn router(state: AppState) -> Router {
     let (signed_in_state, public_state) = (state.clone(), state.clone());
-    let (routes, document) = routes(
-        |r| r.route_layer(from_fn_with_state(signed_in_state, auth::require_user)),
+    let (routes, mut document) = routes(
+        |r| {
+            r.route_layer(from_fn_with_state(
+                signed_in_state.clone(),
+                idempotency::idempotency,
+            ))
+            .route_layer(from_fn_with_state(signed_in_state, auth::require_user))
+        },
         |r| r.route_layer(from_fn_with_state(public_state, limit_by_client)),
     )
     .split_for_parts();
+    let catalog = state.resources.catalog();
+    resources::add_to_document(&mut document, &catalog.resources);
+    let resource_routes = resources::routes(catalog)
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_user));
+    let routes = routes.merge(resource_routes);
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
         .fallback(|| async { ApiError::NotFound })

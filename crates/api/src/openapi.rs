@@ -43,7 +43,10 @@ impl Modify for Security {
     }
 }
 
-/// The whole document: the base above plus every route's own annotation.
-pub fn document() -> utoipa::openapi::OpenApi {
-    crate::routes(|r| r, |r| r).split_for_parts().1
+/// The whole document: the base above, every route's own annotation, and the
+/// resources of `catalog`.
+pub fn document(catalog: &everreach_core::resources::Catalog) -> utoipa::openapi::OpenApi {
+    let mut doc = crate::routes(|r| r, |r| r).split_for_parts().1;
+    crate::resources::add_to_document(&mut doc, &catalog.resources);
+    doc
 }

@@ -112,14 +112,15 @@ async fn serve(
     config: Config,
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
-    let (db, _keyring) = open_with_keys(target, &config).await?;
+    let (db, keyring) = open_with_keys(target, &config).await?;
     let limits = everreach_api::rate_limit::Limits {
         auth_per_minute: config.rate_limit_auth,
         read_per_minute: config.rate_limit_read,
         write_per_minute: config.rate_limit_write,
     };
-    let app = everreach_api::router(everreach_api::AppState::new(db, limits))
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let state = everreach_api::AppState::new(db, std::sync::Arc::new(keyring), limits).await?;
+    let app =
+        everreach_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set --addr or EVERREACH_ADDR to a free HOST:PORT)")
     })?;

@@ -10,8 +10,10 @@
 //! folder each with `model.rs`, `store.rs` and `service.rs`; see docs/ARCHITECTURE.md.
 
 pub mod accounts;
+pub mod audit;
 pub mod config;
 pub mod db;
+pub mod resources;
 pub mod secrets;
 
 pub use config::Config;

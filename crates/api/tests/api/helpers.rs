@@ -99,7 +99,11 @@ impl TestApp {
             app: db.app.clone(),
             target: db.target.clone(),
         };
-        let router = router(AppState::new(database, limits));
+        let keyring = std::sync::Arc::new(everreach_core::secrets::Keyring::from_raw(
+            vec![[7u8; 32]],
+            None,
+        ));
+        let router = router(AppState::new(database, keyring, limits).await.unwrap());
         TestApp { db, router }
     }
 

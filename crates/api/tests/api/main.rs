@@ -9,3 +9,4 @@ mod accounts;
 mod conventions;
 mod helpers;
 mod openapi;
+mod resources;

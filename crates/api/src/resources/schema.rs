@@ -1,0 +1,272 @@
+//! The OpenAPI description of the resources, built from the same catalog as their
+//! routes: per resource an `<Name>Out` schema (what reads return), `<Name>In`
+//! (create) and `<Name>Patch`, and the five operations.
+
+use everreach_core::resources::{Column, ColumnType, Resource};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Schema};
+
+/// `content-items` → `ContentItem`.
+fn schema_name(r: &Resource) -> String {
+    let camel: String = r
+        .path
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    camel
+        .strip_suffix('s')
+        .filter(|_| !camel.ends_with("ss"))
+        .map_or(camel.clone(), str::to_string)
+}
+
+fn column_schema(c: &Column) -> Schema {
+    let b = ObjectBuilder::new();
+    let b = match &c.ty {
+        ColumnType::Uuid => b
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        ColumnType::Text(max) => b.schema_type(Type::String).max_length(*max),
+        ColumnType::Int { .. } => {
+            b.schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(if c.pg_type == "bigint" {
+                    KnownFormat::Int64
+                } else {
+                    KnownFormat::Int32
+                })))
+        }
+        ColumnType::Number => b.schema_type(Type::Number),
+        ColumnType::Bool => b.schema_type(Type::Boolean),
+        ColumnType::Json => b,
+        ColumnType::Timestamp => b
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        ColumnType::Date => b
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        ColumnType::TextArray => {
+            return Schema::Array(
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String))
+                    .build(),
+            );
+        }
+        ColumnType::Enum(labels) => b
+            .schema_type(Type::String)
+            .enum_values(Some(labels.clone())),
+        ColumnType::Vector(n) => {
+            return Schema::Array(
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::Number))
+                    .min_items(Some(*n))
+                    .max_items(Some(*n))
+                    .build(),
+            );
+        }
+        ColumnType::Other(pg) => b
+            .schema_type(Type::String)
+            .description(Some(format!("PostgreSQL {pg} in its text form"))),
+    };
+    Schema::Object(b.build())
+}
+
+fn object_schema<'a>(
+    columns: impl Iterator<Item = &'a Column>,
+    required: impl Fn(&Column) -> bool,
+    closed: bool,
+) -> Schema {
+    let mut b = ObjectBuilder::new().schema_type(Type::Object);
+    for c in columns {
+        b = b.property(&c.name, column_schema(c));
+        if required(c) {
+            b = b.required(&c.name);
+        }
+    }
+    if closed {
+        b = b.additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+    }
+    Schema::Object(b.build())
+}
+
+fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
+        .build()
+}
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+fn id_parameter() -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("the row's key; two-column keys are written `a,b`"))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+/// Adds every resource's schemas and operations to `doc`.
+pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    for r in resources {
+        let name = schema_name(r);
+        components.schemas.insert(
+            format!("{name}Out"),
+            RefOr::T(object_schema(r.visible(), |_| false, false)),
+        );
+        let creatable = r.columns.iter().filter(|c| r.writable_on_create(c));
+        components.schemas.insert(
+            format!("{name}In"),
+            RefOr::T(object_schema(
+                creatable,
+                |c| c.not_null && !c.has_default,
+                true,
+            )),
+        );
+        let patchable = r.columns.iter().filter(|c| r.writable_on_patch(c));
+        components.schemas.insert(
+            format!("{name}Patch"),
+            RefOr::T(object_schema(patchable, |_| false, true)),
+        );
+    }
+    for r in resources {
+        let name = schema_name(r);
+        let tag = r.path;
+        let out = || RefOr::Ref(Ref::from_schema_name(format!("{name}Out")));
+        let body = |suffix: &str| {
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(format!("{name}{suffix}"))))
+                        .build(),
+                )
+                .build()
+        };
+        let list_schema = Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("items", ArrayBuilder::new().items(out()))
+                .property(
+                    "next_cursor",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some("null on the last page")),
+                )
+                .required("items")
+                .build(),
+        );
+        let query = |n: &str, d: &str, t: Type| {
+            ParameterBuilder::new()
+                .name(n)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(d))
+                .schema(Some(ObjectBuilder::new().schema_type(t)))
+                .build()
+        };
+        let list = OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some(format!("list_{}", r.table_id())))
+            .summary(Some(format!("List {} (filter with ?field=value)", r.path)))
+            .parameter(query("limit", "1 to 500, default 50", Type::Integer))
+            .parameter(query(
+                "cursor",
+                "next_cursor of the previous page",
+                Type::String,
+            ))
+            .response("200", json_response("A page", RefOr::T(list_schema)))
+            .response("401", problem("Not signed in"))
+            .response("422", problem("A filter, limit or cursor is invalid"))
+            .build();
+        let create = OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some(format!("create_{}", r.table_id())))
+            .summary(Some(format!("Create one of {}", r.path)))
+            .request_body(Some(body("In")))
+            .response("201", json_response("Created", out()))
+            .response("401", problem("Not signed in"))
+            .response("403", problem("Viewers cannot write"))
+            .response("409", problem("A unique value is taken"))
+            .response("422", problem("Invalid input; errors name each field"))
+            .build();
+        let get = OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some(format!("get_{}", r.table_id())))
+            .parameter(id_parameter())
+            .response("200", json_response("The row", out()))
+            .response("404", problem("No such row for you"))
+            .build();
+        let patch = OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some(format!("update_{}", r.table_id())))
+            .parameter(id_parameter())
+            .request_body(Some(body("Patch")))
+            .response("200", json_response("Updated", out()))
+            .response("404", problem("No such row for you"))
+            .response(
+                "409",
+                problem("The row cannot change in its current state, or a unique value is taken"),
+            )
+            .response("422", problem("Invalid input; errors name each field"))
+            .build();
+        let delete = OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some(format!("delete_{}", r.table_id())))
+            .parameter(id_parameter())
+            .response("204", ResponseBuilder::new().description("Deleted").build())
+            .response("404", problem("No such row for you"))
+            .response(
+                "409",
+                problem("The row cannot be deleted in its current state"),
+            )
+            .build();
+        let collection = format!("/api/v1/{}", r.path);
+        let item = format!("/api/v1/{}/{{id}}", r.path);
+        doc.paths
+            .add_path_operation(&collection, vec![HttpMethod::Get], list);
+        doc.paths
+            .add_path_operation(&collection, vec![HttpMethod::Post], create);
+        doc.paths
+            .add_path_operation(&item, vec![HttpMethod::Get], get);
+        doc.paths
+            .add_path_operation(&item, vec![HttpMethod::Patch], patch);
+        doc.paths
+            .add_path_operation(&item, vec![HttpMethod::Delete], delete);
+    }
+}
+
+/// `analytics.events` and `public.events` both exist: operation ids use the path.
+trait TableId {
+    fn table_id(&self) -> String;
+}
+
+impl TableId for Resource {
+    fn table_id(&self) -> String {
+        self.path.replace('-', "_")
+    }
+}
