@@ -31,6 +31,7 @@ pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_out))
         .routes(routes!(me, update_me, delete_me))
+        .routes(routes!(export))
         .routes(routes!(request_email_verification))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
@@ -61,7 +62,7 @@ pub struct UserOut {
     user: User,
 }
 
-fn with_session(status: StatusCode, user: User, token: &str) -> Response {
+pub(crate) fn with_session(status: StatusCode, user: User, token: &str) -> Response {
     let mut response = (status, Json(UserOut { user })).into_response();
     if let Ok(v) = auth::session_set_cookie(token).parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -346,4 +347,35 @@ async fn revoke_token(
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     state.accounts.revoke_api_token(user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything the signed-in user owns, as one JSON document streamed row by row:
+/// `{"format", "exported_at", "user", "tables": {"<table>": [rows…]}}`. Secrets are
+/// redacted and credentials left out.
+#[utoipa::path(get, path = "/me/export", tag = "me",
+    responses((status = 200, content_type = "application/json", description = "The export, streamed")))]
+pub(crate) async fn export(State(state): State<AppState>, user: CurrentUser) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let pool = state.db.app.clone();
+    let user_id = user.id;
+    // The producer lives exactly as long as the response body is read.
+    tokio::spawn(async move {
+        if let Err(e) = everreach_core::accounts::export::export(&pool, user_id, tx).await {
+            tracing::error!(error = %e, %user_id, "export failed midway; the client gets a truncated document");
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c))))
+    });
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"everreach-export.json\""),
+    );
+    response
 }

@@ -267,6 +267,11 @@ impl From<AccountError> for ApiError {
                 detail: e.to_string(),
             },
             AccountError::InvalidLink => ApiError::invalid("/token", e.to_string()),
+            AccountError::NotAdmin => ApiError::Forbidden(e.to_string()),
+            AccountError::LastAdmin => ApiError::Conflict {
+                field: None,
+                detail: e.to_string(),
+            },
             AccountError::Db(e) => db_error(e),
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod company;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -21,6 +22,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use everreach_core::accounts::Accounts;
+use everreach_core::accounts::company::Companies;
 use everreach_core::db::Database;
 use everreach_core::resources::{Catalog, Resources};
 use everreach_core::secrets::Keyring;
@@ -35,6 +37,7 @@ use crate::rate_limit::{Class, Limits, RateLimiter};
 pub struct AppState {
     pub db: Database,
     pub accounts: Accounts,
+    pub companies: Companies,
     pub resources: Resources,
     pub limits: Arc<RateLimiter>,
     pub metrics: Arc<observe::Metrics>,
@@ -50,6 +53,7 @@ impl AppState {
         let catalog = Arc::new(Catalog::load(&db.admin).await?);
         Ok(AppState {
             accounts: Accounts::new(db.app.clone()),
+            companies: Companies::new(db.app.clone()),
             resources: Resources::new(db.app.clone(), catalog, keyring),
             db,
             limits: Arc::new(RateLimiter::new(limits)),
@@ -68,8 +72,12 @@ fn routes(
     guard_public: impl FnOnce(Routes) -> Routes,
 ) -> Routes {
     let api = OpenApiRouter::new()
-        .merge(guard_signed_in(accounts::signed_in_routes()))
-        .merge(guard_public(accounts::public_routes()));
+        .merge(guard_signed_in(
+            accounts::signed_in_routes().merge(company::signed_in_routes()),
+        ))
+        .merge(guard_public(
+            accounts::public_routes().merge(company::public_routes()),
+        ));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(ops::routes())

@@ -16,6 +16,7 @@ use crate::error::{FieldError, Problem};
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     tags((name = "auth", description = "Sign-up, sign-in, sessions"), (name = "me", description = "The signed-in user"),
+         (name = "company", description = "The company, its members and audit log"),
          (name = "ops", description = "Health, readiness, metrics"))
 )]
 pub struct ApiDoc;

@@ -75,3 +75,24 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || server::drop_database(server::server(), &name)).join();
     }
 }
+
+/// The fixture that puts one row in every tenant table for `user_id`
+/// (`fixtures/one_row_per_tenant_table.sql`; a new tenant table needs a row there).
+pub fn tenant_rows_sql(user_id: Uuid) -> String {
+    include_str!("../fixtures/one_row_per_tenant_table.sql")
+        .replace("{{user_id}}", &user_id.to_string())
+}
+
+impl TestDb {
+    /// Fills every tenant table with rows of `user_id`, through the app role.
+    pub async fn fill_tenant_tables(&self, user_id: Uuid) {
+        let mut tx = everreach_core::db::tenant::begin(&self.app, user_id)
+            .await
+            .expect("tenant transaction");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(tenant_rows_sql(user_id)))
+            .execute(&mut *tx)
+            .await
+            .expect("the tenant-row fixture applies through the app role");
+        tx.commit().await.expect("commit the fixture rows");
+    }
+}

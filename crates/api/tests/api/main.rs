@@ -6,6 +6,7 @@
 )]
 
 mod accounts;
+mod company;
 mod conventions;
 mod helpers;
 mod openapi;

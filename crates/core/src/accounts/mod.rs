@@ -7,6 +7,8 @@
 //! migration `…020000_auth_sessions_tokens.sql`; everything else runs in the user's
 //! own tenant transaction.
 
+pub mod company;
+pub mod export;
 pub mod model;
 pub mod password;
 pub mod service;

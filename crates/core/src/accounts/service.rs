@@ -8,7 +8,13 @@ use uuid::Uuid;
 use super::store::{self, ApiToken, ProfilePatch};
 use super::token::{self, Kind};
 use super::{Email, Password, Role, User, password};
+use crate::audit::{self, Operation};
 use crate::db::tenant;
+
+/// A row as the audit log stores it.
+pub(crate) fn json(row: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(row).unwrap_or(serde_json::Value::Null)
+}
 
 /// A web session lasts this long from sign-in.
 pub const SESSION_TTL: Duration = Duration::days(30);
@@ -29,6 +35,10 @@ pub enum AccountError {
     TokenNameTaken(String),
     #[error("the link is invalid, used or expired")]
     InvalidLink,
+    #[error("only a company admin may do this")]
+    NotAdmin,
+    #[error("the company needs an active admin: make another member admin first")]
+    LastAdmin,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -83,7 +93,21 @@ impl Accounts {
                     e.into()
                 }
             })?;
-        self.user(user_id).await
+        let mut tx = tenant::begin(&self.pool, user_id).await?;
+        let user = store::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        audit::record(
+            &mut tx,
+            user_id,
+            "users",
+            Operation::Insert,
+            None,
+            Some(&json(&user)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Checks the password and opens a session; returns the user and the cookie value.
@@ -182,9 +206,21 @@ impl Accounts {
         patch: &ProfilePatch,
     ) -> Result<User, AccountError> {
         let mut tx = tenant::begin(&self.pool, user_id).await?;
+        let old = store::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
         let user = store::update_profile(&mut tx, user_id, patch)
             .await?
             .ok_or(AccountError::NotFound)?;
+        audit::record(
+            &mut tx,
+            user_id,
+            "users",
+            Operation::Update,
+            Some(&json(&old)),
+            Some(&json(&user)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -208,6 +244,15 @@ impl Accounts {
                         e.into()
                     }
                 })?;
+        audit::record(
+            &mut tx,
+            user_id,
+            "api_tokens",
+            Operation::Insert,
+            None,
+            Some(&json(&row)),
+        )
+        .await?;
         tx.commit().await?;
         Ok((row, issued.token))
     }
@@ -225,6 +270,16 @@ impl Accounts {
         if !store::revoke_api_token(&mut tx, user_id, id).await? {
             return Err(AccountError::NotFound);
         }
+        let revoked = serde_json::json!({ "id": id, "revoked": true });
+        audit::record(
+            &mut tx,
+            user_id,
+            "api_tokens",
+            Operation::Update,
+            None,
+            Some(&revoked),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -270,6 +325,18 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let mut tx = tenant::begin(&self.pool, user_id).await?;
+        let old = store::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        audit::record(
+            &mut tx,
+            user_id,
+            "users",
+            Operation::Delete,
+            Some(&json(&old)),
+            None,
+        )
+        .await?;
         sqlx::query("SELECT delete_own_account()")
             .execute(&mut *tx)
             .await?;

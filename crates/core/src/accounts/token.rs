@@ -12,6 +12,7 @@ pub enum Kind {
     Session,
     ApiToken,
     EmailVerification,
+    Invitation,
 }
 
 impl Kind {
@@ -20,6 +21,7 @@ impl Kind {
             Kind::Session => "ers_",
             Kind::ApiToken => "er_",
             Kind::EmailVerification => "erv_",
+            Kind::Invitation => "eri_",
         }
     }
 }

@@ -47,3 +47,20 @@ pub async fn begin_as(
         .await?;
     Ok(tx)
 }
+
+/// As [`begin`], read-only and on one snapshot for the whole transaction (exports,
+/// reports that must be consistent across tables).
+pub async fn begin_snapshot(
+    pool: &PgPool,
+    user_id: Uuid,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT set_config('app.user_id', $1, true)")
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

@@ -1,0 +1,247 @@
+//! `/api/v1/company*`: the caller's company, and for its admins the members (role,
+//! tier, activation), invitations and the audit log. `/api/v1/auth/accept-invitation`
+//! lets an invited member choose a password.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use everreach_core::accounts::company::{Access, AuditEntry, Company, Member};
+use everreach_core::accounts::{Email, Password, Role, SubscriptionTier};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::extract::ApiJson;
+
+pub fn signed_in_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(company))
+        .routes(routes!(members))
+        .routes(routes!(update_member))
+        .routes(routes!(invite))
+        .routes(routes!(audit_log))
+}
+
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(accept_invitation))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyOut {
+    #[schema(value_type = Object)]
+    company: Company,
+}
+
+/// The caller's company.
+#[utoipa::path(get, path = "/company", tag = "company", responses((status = 200, body = CompanyOut, description = "OK")))]
+pub(crate) async fn company(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<CompanyOut>> {
+    Ok(Json(CompanyOut {
+        company: state.companies.company(&user.principal()).await?,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembersOut {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Member>,
+}
+
+/// The company's members (admins only).
+#[utoipa::path(get, path = "/company/members", tag = "company",
+    responses((status = 200, body = MembersOut, description = "OK"), (status = 403, body = Problem, description = "Not an admin")))]
+pub(crate) async fn members(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<MembersOut>> {
+    user.require_admin()?;
+    Ok(Json(MembersOut {
+        items: state.companies.members(&user.principal()).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "manager")]
+    role: Option<Role>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "pro")]
+    subscription_tier: Option<SubscriptionTier>,
+    #[serde(default)]
+    is_active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberOut {
+    #[schema(value_type = Object)]
+    member: Member,
+}
+
+/// Changes a member's role, tier or activation (admins only).
+#[utoipa::path(patch, path = "/company/members/{id}", tag = "company", params(("id" = Uuid, Path)), request_body = MemberPatch,
+    responses((status = 200, body = MemberOut, description = "OK"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 404, body = Problem, description = "Not a member of your company"),
+              (status = 409, body = Problem, description = "The company would have no active admin")))]
+pub(crate) async fn update_member(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MemberPatch>,
+) -> ApiResult<Json<MemberOut>> {
+    user.require_admin()?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    if body.role.is_none() && body.subscription_tier.is_none() && body.is_active.is_none() {
+        return Err(ApiError::invalid("/", "names no field to change"));
+    }
+    let access = Access {
+        role: body.role,
+        subscription_tier: body.subscription_tier,
+        is_active: body.is_active,
+    };
+    Ok(Json(MemberOut {
+        member: state
+            .companies
+            .set_access(&user.principal(), id, access)
+            .await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteIn {
+    email: String,
+    /// admin, manager, user (the default) or viewer.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "user")]
+    role: Option<Role>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invited {
+    user_id: Uuid,
+}
+
+/// Invites an e-mail into the company (admins only). Until outgoing mail is
+/// configured, the invitation link is written to the server log.
+#[utoipa::path(post, path = "/company/invitations", tag = "company", request_body = InviteIn,
+    responses((status = 201, body = Invited, description = "Invited"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 409, body = Problem, description = "The e-mail has an account")))]
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<InviteIn>,
+) -> ApiResult<(StatusCode, Json<Invited>)> {
+    user.require_admin()?;
+    let email = Email::parse(&body.email).map_err(|m| ApiError::invalid("/email", m))?;
+    let (user_id, link) = state
+        .companies
+        .invite(&user.principal(), &email, body.role.unwrap_or(Role::User))
+        .await?;
+    tracing::info!(%user_id, "invitation link: /accept-invitation?token={link}");
+    Ok((StatusCode::CREATED, Json(Invited { user_id })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptIn {
+    token: String,
+    /// At least 10 characters.
+    password: String,
+}
+
+/// Accepts an invitation by choosing a password; signs the new member in.
+#[utoipa::path(post, path = "/auth/accept-invitation", tag = "auth", request_body = AcceptIn,
+    responses((status = 200, description = "Signed in (session cookie set)"), (status = 422, body = Problem, description = "Invalid, used or expired link")))]
+pub(crate) async fn accept_invitation(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<AcceptIn>,
+) -> ApiResult<Response> {
+    let password = Password::parse(&body.password)
+        .map_err(|m| ApiError::Invalid(vec![FieldError::new("/password", m)]))?;
+    let user_id = state
+        .companies
+        .accept_invitation(body.token.trim(), &password)
+        .await?;
+    let user = state.accounts.user(user_id).await?;
+    let (user, token) = state
+        .accounts
+        .sign_in(&user.email, password.expose(), None)
+        .await?;
+    Ok(crate::accounts::with_session(StatusCode::OK, user, &token))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// next_cursor of the previous page.
+    cursor: Option<String>,
+    /// 1 to 500, default 50.
+    limit: Option<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<AuditEntry>,
+    next_cursor: Option<String>,
+}
+
+/// Every create, update and delete made through the API by the company's members,
+/// newest first (admins only; secrets redacted).
+#[utoipa::path(get, path = "/audit-log", tag = "company", params(AuditQuery),
+    responses((status = 200, body = AuditPage, description = "A page"), (status = 403, body = Problem, description = "Not an admin")))]
+pub(crate) async fn audit_log(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    user.require_admin()?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "/limit",
+            "must be a whole number from 1 to 500",
+        ));
+    }
+    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let items = state
+        .companies
+        .audit_log(&user.principal(), before, limit)
+        .await?;
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| {
+            items
+                .last()
+                .and_then(|e| e.timestamp.map(|t| encode_cursor(t, e.id)))
+        })
+        .flatten();
+    Ok(Json(AuditPage { items, next_cursor }))
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::parse_from_rfc3339(at)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
