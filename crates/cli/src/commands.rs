@@ -6,7 +6,7 @@ use everreach_core::Config;
 use everreach_core::db::{Database, migrate};
 use everreach_core::secrets::{Keyring, columns};
 
-use crate::{Command, DbCommand, KeysCommand, TokenCommand, UserCommand, database, users};
+use crate::{BenchCommand, Command, DbCommand, KeysCommand, TokenCommand, UserCommand, bench, database, users};
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
@@ -41,6 +41,20 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             with_database(&config, |target| {
                 users::create(target, email, password, role, name)
             })
+        }
+        Command::Bench { command: BenchCommand::Api { connections, seconds, json } } => {
+            let opts = bench::api::Options { connections, seconds, json };
+            with_database(&config, |target| bench::api::run(target, config.clone(), opts))
+        }
+        Command::Bench { command: BenchCommand::Load { addr, path, connections, seconds } } => {
+            let token = std::env::var("EVERREACH_BENCH_TOKEN").ok();
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+            let result = runtime.block_on(bench::load::run(addr, &path, token.as_deref(), connections, seconds))?;
+            #[expect(clippy::print_stdout, reason = "the load generator's JSON is its output")]
+            {
+                println!("{}", serde_json::to_string(&result)?);
+            }
+            Ok(())
         }
         Command::Token {
             command: TokenCommand::Create { email, name },
@@ -97,7 +111,7 @@ fn db_url(config: &Config, admin: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open_with_keys(
+pub(crate) async fn open_with_keys(
     target: everreach_core::db::DbTarget,
     config: &Config,
 ) -> anyhow::Result<(Database, Keyring)> {

@@ -3,6 +3,7 @@
 //! cluster under EVERREACH_DATA_DIR unless DATABASE_URL is set). Errors end the process
 //! with one line naming the problem and the fix, and a non-zero exit code.
 
+mod bench;
 mod commands;
 mod database;
 mod users;
@@ -52,6 +53,37 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Benchmarks (results go in BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// An authenticated single-row read (GET /api/v1/me) under concurrent load.
+    Api {
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Print one JSON object on the last line of stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
+    #[command(hide = true)]
+    Load {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        path: String,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        seconds: f64,
     },
 }
 

@@ -34,18 +34,20 @@ pub async fn begin(
 }
 
 /// As [`begin`], naming the actor (`worker` for the job runner).
+///
+/// `BEGIN` and the settings go in one round trip: the values are a UUID and a fixed
+/// word, so writing them into the statement is safe.
 pub async fn begin_as(
     pool: &PgPool,
     user_id: Uuid,
     actor: Actor,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.user_id', $1, true), set_config('app.actor', $2, true)")
-        .bind(user_id.to_string())
-        .bind(actor.setting())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    let statement = format!(
+        "BEGIN; SELECT set_config('app.user_id', '{}', true), set_config('app.actor', '{}', true)",
+        user_id.hyphenated(),
+        actor.setting()
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(statement)).await
 }
 
 /// As [`begin`], read-only and on one snapshot for the whole transaction (exports,
@@ -54,13 +56,9 @@ pub async fn begin_snapshot(
     pool: &PgPool,
     user_id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT set_config('app.user_id', $1, true)")
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    let statement = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT set_config('app.user_id', '{}', true)",
+        user_id.hyphenated()
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(statement)).await
 }
