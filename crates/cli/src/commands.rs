@@ -6,7 +6,10 @@ use everreach_core::Config;
 use everreach_core::db::{Database, migrate};
 use everreach_core::secrets::{Keyring, columns};
 
-use crate::{BenchCommand, Command, DbCommand, KeysCommand, TokenCommand, UserCommand, bench, database, users};
+use crate::{
+    BenchCommand, Command, DbCommand, KeysCommand, TokenCommand, UserCommand, bench, database,
+    users,
+};
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
@@ -42,15 +45,48 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 users::create(target, email, password, role, name)
             })
         }
-        Command::Bench { command: BenchCommand::Api { connections, seconds, json } } => {
-            let opts = bench::api::Options { connections, seconds, json };
-            with_database(&config, |target| bench::api::run(target, config.clone(), opts))
+        Command::Bench {
+            command:
+                BenchCommand::Api {
+                    connections,
+                    seconds,
+                    json,
+                },
+        } => {
+            let opts = bench::api::Options {
+                connections,
+                seconds,
+                json,
+            };
+            with_database(&config, |target| {
+                bench::api::run(target, config.clone(), opts)
+            })
         }
-        Command::Bench { command: BenchCommand::Load { addr, path, connections, seconds } } => {
+        Command::Bench {
+            command:
+                BenchCommand::Load {
+                    addr,
+                    path,
+                    connections,
+                    seconds,
+                },
+        } => {
             let token = std::env::var("EVERREACH_BENCH_TOKEN").ok();
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-            let result = runtime.block_on(bench::load::run(addr, &path, token.as_deref(), connections, seconds))?;
-            #[expect(clippy::print_stdout, reason = "the load generator's JSON is its output")]
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(bench::load::run(
+                addr,
+                &path,
+                token.as_deref(),
+                connections,
+                seconds,
+            ))?;
+            #[expect(
+                clippy::print_stdout,
+                reason = "the load generator's JSON is its output"
+            )]
             {
                 println!("{}", serde_json::to_string(&result)?);
             }

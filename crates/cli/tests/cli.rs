@@ -373,12 +373,24 @@ async fn bench_api_measures_the_api_and_its_baseline_and_prints_json() {
     let db = TestDb::new().await;
     let data = scratch_dir("bench");
     let out = everreach()
-        .args(["bench", "api", "--connections", "4", "--seconds", "0.5", "--json"])
+        .args([
+            "bench",
+            "api",
+            "--connections",
+            "4",
+            "--seconds",
+            "0.5",
+            "--json",
+        ])
         .env("DATABASE_URL", db.target.admin_url())
         .env("EVERREACH_DATA_DIR", &data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(result["bench"], "api");
@@ -387,7 +399,10 @@ async fn bench_api_measures_the_api_and_its_baseline_and_prints_json() {
     assert!(result["baseline"]["ops_per_second"].as_f64().unwrap() > 0.0);
     assert!(result["ratio"].as_f64().unwrap() > 0.0);
     assert!(result["p99_ms"].as_f64().unwrap() >= result["p50_ms"].as_f64().unwrap());
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db.admin).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
     assert_eq!(users, 0, "the bench removes its user");
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -216,9 +216,12 @@ async fn email_verification_links_work_once() {
 }
 
 #[tokio::test]
-async fn erasing_an_account_needs_the_password_and_leaves_no_row() {
+async fn erasing_an_account_needs_the_password_and_leaves_no_row_in_any_table() {
     let app = TestApp::spawn().await;
     let ada = app.member("ada@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    app.db.fill_tenant_tables(ada.id).await;
+    app.db.fill_tenant_tables(bob.id).await;
     let wrong = app
         .send(
             Method::DELETE,
@@ -237,14 +240,44 @@ async fn erasing_an_account_needs_the_password_and_leaves_no_row() {
         )
         .await;
     assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.body);
-    let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM users WHERE id = $1) + (SELECT count(*) FROM api_tokens WHERE user_id = $1)
-              + (SELECT count(*) FROM sessions WHERE user_id = $1)",
-    )
-    .bind(ada.id)
-    .fetch_one(&app.db.admin)
-    .await
-    .unwrap();
-    assert_eq!(left, 0);
+    for (schema, table) in everreach_core::accounts::export::tenant_tables(&app.db.admin)
+        .await
+        .unwrap()
+    {
+        let sql = format!("SELECT count(*) FROM \"{schema}\".\"{table}\" WHERE user_id = $1");
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(ada.id)
+            .fetch_one(&app.db.admin)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{schema}.{table} kept ada's rows");
+        let kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(bob.id)
+            .fetch_one(&app.db.admin)
+            .await
+            .unwrap();
+        assert!(kept > 0, "{schema}.{table} lost bob's rows");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1")
+        .bind(ada.id)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
     app.get("/api/v1/me", &ada.auth()).await.problem(401);
+}
+
+#[tokio::test]
+async fn an_unknown_role_is_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada@example.com").await;
+    let reply = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/company/members/{}", ada.id),
+            Some(json!({"role": "owner"})),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(reply.problem(422)["errors"][0]["field"], "/role");
 }

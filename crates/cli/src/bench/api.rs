@@ -38,20 +38,31 @@ pub async fn run(target: DbTarget, config: Config, opts: Options) -> anyhow::Res
     }
     let (db, keyring) = open_with_keys(target, &config).await?;
     let accounts = Accounts::new(db.app.clone());
-    let email = Email::parse(&format!("bench-{}@bench.invalid", uuid::Uuid::new_v4().simple())).map_err(anyhow::Error::msg)?;
+    let email = Email::parse(&format!(
+        "bench-{}@bench.invalid",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .map_err(anyhow::Error::msg)?;
     let password = Password::parse("benchmark password only").map_err(anyhow::Error::msg)?;
     let user = accounts.sign_up(&email, &password, Some("bench")).await?;
     let (_, token) = accounts.create_api_token(user.id, "bench").await?;
 
     // The server as `serve` runs it, with limits no benchmark reaches.
-    let unlimited = Limits { auth_per_minute: u32::MAX, read_per_minute: u32::MAX, write_per_minute: u32::MAX };
+    let unlimited = Limits {
+        auth_per_minute: u32::MAX,
+        read_per_minute: u32::MAX,
+        write_per_minute: u32::MAX,
+    };
     let state = everreach_api::AppState::new(db.clone(), Arc::new(keyring), unlimited).await?;
     let app = everreach_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let warmup = Options { seconds: 1.0, ..opts };
+    let warmup = Options {
+        seconds: 1.0,
+        ..opts
+    };
     load(addr, "/api/v1/me", &token, warmup).await?;
     let me = load(addr, "/api/v1/me", &token, opts).await?;
     let healthz = load(addr, "/healthz", &token, opts).await?;
@@ -59,7 +70,9 @@ pub async fn run(target: DbTarget, config: Config, opts: Options) -> anyhow::Res
     server.abort();
 
     let mut tx = tenant::begin(&db.app, user.id).await?;
-    sqlx::query("SELECT delete_own_account()").execute(&mut *tx).await?;
+    sqlx::query("SELECT delete_own_account()")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
 
     let ratio = me.requests_per_second / direct.0;
@@ -71,7 +84,10 @@ pub async fn run(target: DbTarget, config: Config, opts: Options) -> anyhow::Res
         "  baseline (same database work, no HTTP): {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms; ratio {:.2}",
         direct.0, direct.1.p50_ms, direct.1.p99_ms, ratio
     );
-    eprintln!("  /healthz (HTTP only): {:.0} req/s, p99 {:.2} ms", healthz.requests_per_second, healthz.p99_ms);
+    eprintln!(
+        "  /healthz (HTTP only): {:.0} req/s, p99 {:.2} ms",
+        healthz.requests_per_second, healthz.p99_ms
+    );
     if me.errors > 0 {
         bail!("{} of {} requests failed", me.errors, me.requests);
     }
@@ -104,11 +120,21 @@ pub async fn run(target: DbTarget, config: Config, opts: Options) -> anyhow::Res
 }
 
 /// Runs `everreach bench load` as a separate process and reads its JSON line.
-async fn load(addr: SocketAddr, path: &str, token: &str, opts: Options) -> anyhow::Result<LoadResult> {
+async fn load(
+    addr: SocketAddr,
+    path: &str,
+    token: &str,
+    opts: Options,
+) -> anyhow::Result<LoadResult> {
     let exe = std::env::current_exe().context("finding our own executable")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["bench", "load", "--addr", &addr.to_string(), "--path", path])
-        .args(["--connections", &opts.connections.to_string(), "--seconds", &opts.seconds.to_string()])
+        .args([
+            "--connections",
+            &opts.connections.to_string(),
+            "--seconds",
+            &opts.seconds.to_string(),
+        ])
         .env("EVERREACH_BENCH_TOKEN", token)
         .env("RUST_LOG", "error")
         .stderr(std::process::Stdio::inherit());
@@ -117,12 +143,19 @@ async fn load(addr: SocketAddr, path: &str, token: &str, opts: Options) -> anyho
         bail!("the load generator failed ({})", out.status);
     }
     let stdout = String::from_utf8(out.stdout)?;
-    let line = stdout.lines().last().context("the load generator printed nothing")?;
+    let line = stdout
+        .lines()
+        .last()
+        .context("the load generator printed nothing")?;
     Ok(serde_json::from_str(line)?)
 }
 
 /// The same database work as `GET /api/v1/me`, without HTTP: operations/s and latency.
-async fn direct_database(accounts: &Accounts, token: &str, opts: Options) -> anyhow::Result<(f64, Latency)> {
+async fn direct_database(
+    accounts: &Accounts,
+    token: &str,
+    opts: Options,
+) -> anyhow::Result<(f64, Latency)> {
     let deadline = Instant::now() + Duration::from_secs_f64(opts.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -133,7 +166,10 @@ async fn direct_database(accounts: &Accounts, token: &str, opts: Options) -> any
             let mut micros = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let who = accounts.authenticate_token(&token).await?.context("the bench token stopped working")?;
+                let who = accounts
+                    .authenticate_token(&token)
+                    .await?
+                    .context("the bench token stopped working")?;
                 accounts.user(who.user_id).await?;
                 micros.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
             }

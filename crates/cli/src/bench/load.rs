@@ -25,7 +25,13 @@ pub struct LoadResult {
 }
 
 /// Runs the load and returns its result.
-pub async fn run(addr: SocketAddr, path: &str, bearer: Option<&str>, connections: usize, seconds: f64) -> anyhow::Result<LoadResult> {
+pub async fn run(
+    addr: SocketAddr,
+    path: &str,
+    bearer: Option<&str>,
+    connections: usize,
+    seconds: f64,
+) -> anyhow::Result<LoadResult> {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
     if let Some(token) = bearer {
         request.push_str(&format!("Authorization: Bearer {token}\r\n"));
@@ -37,7 +43,9 @@ pub async fn run(addr: SocketAddr, path: &str, bearer: Option<&str>, connections
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
         let request = request.clone();
-        tasks.push(tokio::spawn(async move { connection(addr, &request, deadline).await }));
+        tasks.push(tokio::spawn(async move {
+            connection(addr, &request, deadline).await
+        }));
     }
     let mut micros = Vec::new();
     let mut errors = 0;
@@ -61,8 +69,14 @@ pub async fn run(addr: SocketAddr, path: &str, bearer: Option<&str>, connections
 }
 
 /// One keep-alive connection: latencies (µs) of answered requests, and non-2xx count.
-async fn connection(addr: SocketAddr, request: &[u8], deadline: Instant) -> anyhow::Result<(Vec<u32>, u64)> {
-    let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+async fn connection(
+    addr: SocketAddr,
+    request: &[u8],
+    deadline: Instant,
+) -> anyhow::Result<(Vec<u32>, u64)> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true)?;
     let mut latencies = Vec::with_capacity(100_000);
     let mut errors = 0;
@@ -96,12 +110,18 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Res
         }
     };
     let head = std::str::from_utf8(&buf[..header_end]).context("response headers are not UTF-8")?;
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no status line")?;
     let length: usize = head
         .lines()
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok()).flatten()
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())
+                .flatten()
         })
         .context("the benchmark needs responses with Content-Length")?;
     let mut have = filled - header_end;

@@ -25,7 +25,11 @@ impl Latency {
             let i = ((micros.len() as f64 - 1.0) * q).round() as usize;
             f64::from(micros[i]) / 1000.0
         };
-        Latency { p50_ms: at(0.50), p99_ms: at(0.99), max_ms: at(1.0) }
+        Latency {
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
     }
 }
 

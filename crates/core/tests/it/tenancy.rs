@@ -375,3 +375,34 @@ async fn published_posts_stay_and_the_last_voice_profile_stays() {
         Err(e) => assert!(e.to_string().contains("voice profile"), "{e}"),
     }
 }
+
+#[tokio::test]
+async fn a_pooled_connection_never_carries_a_tenant_into_the_next_transaction() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(db.target.app_options().unwrap().0)
+        .await
+        .unwrap();
+    let mut tx = tenant::begin(&one, alice).await.unwrap();
+    let inside: Option<Uuid> = sqlx::query_scalar("SELECT current_user_id()")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(inside, Some(alice));
+    tx.commit().await.unwrap();
+    let after: Option<Uuid> = sqlx::query_scalar("SELECT current_user_id()")
+        .fetch_one(&one)
+        .await
+        .unwrap();
+    assert_eq!(after, None, "the setting ended with its transaction");
+    let mut tx = tenant::begin(&one, alice).await.unwrap();
+    let _ = sqlx::query("SELECT 1/0").execute(&mut *tx).await;
+    drop(tx);
+    let after_rollback: Option<Uuid> = sqlx::query_scalar("SELECT current_user_id()")
+        .fetch_one(&one)
+        .await
+        .unwrap();
+    assert_eq!(after_rollback, None, "nor after a rollback");
+}
