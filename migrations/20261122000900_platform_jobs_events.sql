@@ -3,10 +3,18 @@
 -- Seed: 002. DESIGN §4: public.events is 002's event store, distinct from 003's
 -- analytics.events. DESIGN "Jobs": pg-boss semantics, fetched with SKIP LOCKED.
 
--- Not a tenant table: one queue for every tenant (payloads that name a row carry its
--- user_id, DESIGN §1).
+-- Not a tenant table: one queue for every tenant. A job acting for a tenant names it
+-- in user_id (DESIGN §1: anything that finds a row by id alone carries user_id), and
+-- its handler runs in that tenant's transaction.
+--
+-- Partitioned by state: live jobs (created, retry, active) in jobs_queue, finished
+-- ones (completed, failed, cancelled, expired) in jobs_history. Fetching reads only
+-- jobs_queue, so history kept for keep_until never slows the queue (pg-boss keeps
+-- both in one table and its fetch slows about tenfold with a few hundred thousand
+-- finished jobs). Finishing a job moves its row; the PRIMARY KEY holds the partition
+-- key, as it must.
 CREATE TABLE jobs (
-    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    id UUID NOT NULL DEFAULT gen_random_uuid(),
     name VARCHAR(100) NOT NULL,
     data JSONB,
     priority INTEGER DEFAULT 0,
@@ -24,22 +32,34 @@ CREATE TABLE jobs (
     on_complete BOOLEAN DEFAULT FALSE,
     output JSONB,
     -- pg-boss's states (DESIGN "Jobs")
-    state VARCHAR(20) DEFAULT 'created'
-        CHECK (state IN ('created', 'retry', 'active', 'completed', 'expired', 'cancelled', 'failed'))
-);
+    state VARCHAR(20) NOT NULL DEFAULT 'created'
+        CHECK (state IN ('created', 'retry', 'active', 'completed', 'expired', 'cancelled', 'failed')),
+    -- the tenant the job acts for; NULL for installation-wide work (upkeep)
+    user_id UUID REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (id, state)
+) PARTITION BY LIST (state);
 
-COMMENT ON TABLE jobs IS 'Seed 002. Background jobs with pg-boss semantics. Not a tenant table.';
+CREATE TABLE jobs_queue PARTITION OF jobs FOR VALUES IN ('created', 'retry', 'active')
+    WITH (fillfactor = 70);
+CREATE TABLE jobs_history PARTITION OF jobs FOR VALUES IN ('completed', 'expired', 'cancelled', 'failed');
+
+COMMENT ON TABLE jobs IS 'Seed 002. Background jobs with pg-boss semantics. Not a tenant table. Partitions: jobs_queue (live), jobs_history (finished).';
 
 CREATE INDEX idx_jobs_name_state ON jobs(name, state);
 CREATE INDEX idx_jobs_singleton ON jobs(singleton_key);
 CREATE INDEX idx_jobs_start_after ON jobs(start_after);
 -- The fetch path: next runnable job of a queue in priority order (pg-boss's order).
-CREATE INDEX idx_jobs_fetch ON jobs(name, priority DESC, created_on, id)
+CREATE INDEX idx_jobs_fetch ON jobs_queue(name, priority DESC, created_on, id)
     WHERE state IN ('created', 'retry');
--- pg-boss singletons: at most one live job per (name, singleton_key), so a cron tick
--- on several processes enqueues once (INSERT ... ON CONFLICT DO NOTHING).
-CREATE UNIQUE INDEX idx_jobs_singleton_live ON jobs(name, singleton_key)
-    WHERE singleton_key IS NOT NULL AND state IN ('created', 'retry', 'active');
+-- Expiry: active jobs past their expire_in.
+CREATE INDEX idx_jobs_active ON jobs_queue(started_on) WHERE state = 'active';
+-- pg-boss singletons: at most one live job per (name, singleton_key). Live jobs are
+-- exactly jobs_queue, so the unique index lives there.
+CREATE UNIQUE INDEX idx_jobs_singleton_live ON jobs_queue(name, singleton_key)
+    WHERE singleton_key IS NOT NULL;
+-- Purging finished jobs past keep_until.
+CREATE INDEX idx_jobs_history_keep ON jobs_history(keep_until);
+CREATE INDEX idx_jobs_by_user ON jobs(user_id, created_on DESC);
 
 -- Partitioned by month on created_at (002); the primary key holds the partition key.
 CREATE TABLE events (

@@ -231,13 +231,14 @@ BEGIN
 
     -- Every table holding a tenant's rows (it has user_id) must have its wall. audit_log
     -- names the actor in user_id but is not a tenant table; the app only appends to it.
+    -- jobs names the tenant a job acts for, but is one queue for all (DESIGN §1).
     FOR t IN
         SELECT c.oid::regclass AS rel
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
            AND n.nspname IN ('public', 'analytics', 'ml_data')
-           AND NOT (n.nspname = 'public' AND c.relname = 'audit_log')
+           AND NOT (n.nspname = 'public' AND c.relname IN ('audit_log', 'jobs'))
            AND EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped)
            AND NOT (c.relrowsecurity AND c.relforcerowsecurity

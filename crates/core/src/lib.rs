@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod db;
+pub mod jobs;
 pub mod resources;
 pub mod secrets;
 

@@ -17,7 +17,7 @@ use crate::audit;
 use crate::db::tenant;
 
 /// Tables with a user_id that are not the user's data to export.
-const NOT_EXPORTED: &[&str] = &["audit_log"];
+const NOT_EXPORTED: &[&str] = &["audit_log", "jobs"];
 /// Columns that are credentials rather than data.
 const CREDENTIAL_COLUMNS: &[&str] = &["token_hash", "request_hash", "response_body"];
 

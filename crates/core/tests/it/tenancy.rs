@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::fill_tenant_tables;
 
 /// Tables that carry a user_id but are not tenant tables (DESIGN §1).
-const NOT_TENANT: &[&str] = &["audit_log"];
+const NOT_TENANT: &[&str] = &["audit_log", "jobs"];
 
 #[derive(Debug)]
 struct Table {

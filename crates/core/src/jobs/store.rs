@@ -1,0 +1,261 @@
+//! The SQL of the queue. Live jobs are read and changed through the parent `jobs`
+//! with a state filter, which prunes to the `jobs_queue` partition.
+
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::model::{Job, JobError, MAX_PAYLOAD_BYTES, SendOptions, check_name};
+
+const JOB_COLUMNS: &str = "j.id, j.name, j.data, j.user_id, coalesce(j.priority, 0) AS priority, coalesce(j.retry_count, 0) AS retry_count, \
+     coalesce(j.retry_limit, 0) AS retry_limit, coalesce(j.on_complete, false) AS on_complete, \
+     coalesce(j.created_on, now()) AS created_on";
+
+/// The delay before retry number `retry_count + 1`: `retry_delay` seconds, doubled per
+/// earlier retry with ±25% jitter when `retry_backoff` (at least 1 s, at most 1 hour).
+const BACKOFF: &str = "make_interval(secs => CASE WHEN coalesce(j.retry_backoff, true)
+        THEN least(3600, greatest(coalesce(j.retry_delay, 0), 1) * power(2, coalesce(j.retry_count, 0)) * (0.75 + random() / 2))
+        ELSE coalesce(j.retry_delay, 0) END)";
+
+fn check_payload(name: &str, data: &Value) -> Result<(), JobError> {
+    let size = serde_json::to_vec(data)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(JobError::PayloadTooLarge {
+            name: name.to_string(),
+            size,
+        });
+    }
+    Ok(())
+}
+
+/// Enqueues one job in the caller's transaction; `None` when a live job of this queue
+/// already has its `singleton_key`. Workers are woken when the transaction commits.
+pub async fn send(
+    conn: &mut PgConnection,
+    name: &str,
+    data: &Value,
+    opts: &SendOptions,
+) -> Result<Option<Uuid>, JobError> {
+    check_name(name)?;
+    check_payload(name, data)?;
+    opts.check()?;
+    let id = sqlx::query_scalar(
+        "WITH ins AS (
+            INSERT INTO jobs (name, data, priority, start_after, singleton_key, retry_limit, retry_delay,
+                              retry_backoff, expire_in, keep_until, on_complete, user_id)
+            VALUES ($1, $2, $3, coalesce($4, now()), $5, $6, $7, $8, make_interval(secs => $9),
+                    now() + make_interval(days => $10), $11, $12)
+            ON CONFLICT DO NOTHING
+            RETURNING id)
+         SELECT id FROM ins, pg_notify('jobs', $1)",
+    )
+    .bind(name)
+    .bind(data)
+    .bind(opts.priority)
+    .bind(opts.start_after)
+    .bind(&opts.singleton_key)
+    .bind(opts.retry_limit)
+    .bind(opts.retry_delay)
+    .bind(opts.retry_backoff)
+    .bind(opts.expire_in_seconds as f64)
+    .bind(opts.keep_days as i32)
+    .bind(opts.on_complete)
+    .bind(opts.user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Enqueues many jobs of one queue in one statement; returns how many were created.
+/// A singleton key makes no sense for a batch and is refused.
+pub async fn send_many(
+    conn: &mut PgConnection,
+    name: &str,
+    data: &[Value],
+    opts: &SendOptions,
+) -> Result<u64, JobError> {
+    check_name(name)?;
+    opts.check()?;
+    if opts.singleton_key.is_some() {
+        return Err(JobError::BadOption(
+            "send_many takes no singleton_key".into(),
+        ));
+    }
+    for d in data {
+        check_payload(name, d)?;
+    }
+    let created: i64 = sqlx::query_scalar(
+        "WITH ins AS (
+            INSERT INTO jobs (name, data, priority, start_after, retry_limit, retry_delay, retry_backoff,
+                              expire_in, keep_until, on_complete, user_id)
+            SELECT $1, d, $3, coalesce($4, now()), $5, $6, $7, make_interval(secs => $8),
+                   now() + make_interval(days => $9), $10, $11
+            FROM unnest($2::jsonb[]) AS d
+            RETURNING 1)
+         SELECT count(*) FROM ins, pg_notify('jobs', $1)",
+    )
+    .bind(name)
+    .bind(data)
+    .bind(opts.priority)
+    .bind(opts.start_after)
+    .bind(opts.retry_limit)
+    .bind(opts.retry_delay)
+    .bind(opts.retry_backoff)
+    .bind(opts.expire_in_seconds as f64)
+    .bind(opts.keep_days as i32)
+    .bind(opts.on_complete)
+    .bind(opts.user_id)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or(0);
+    Ok(created as u64)
+}
+
+/// Claims up to `limit` runnable jobs of a queue (priority, then age), now active.
+pub async fn fetch(pool: &PgPool, name: &str, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH next AS (
+            SELECT id, state FROM jobs
+             WHERE name = $1 AND state IN ('created', 'retry') AND start_after <= now()
+             ORDER BY priority DESC, created_on, id
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         UPDATE jobs j SET state = 'active', started_on = now()
+           FROM next WHERE j.id = next.id AND j.state = next.state
+         RETURNING {JOB_COLUMNS}"
+    )))
+    .bind(name)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Completes active jobs with their outputs (moving them to history), enqueueing the
+/// `on_complete` follow-ups in the same statement. Returns how many completed.
+pub async fn complete(pool: &PgPool, done: &[(Uuid, Value)]) -> Result<u64, sqlx::Error> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = done.iter().map(|d| d.0).collect();
+    let outputs: Vec<Value> = done.iter().map(|d| d.1.clone()).collect();
+    let n = sqlx::query_as(
+        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)),
+         done AS (
+            UPDATE jobs j SET state = 'completed', completed_on = now(), output = nullif(o.output, 'null'::jsonb)
+              FROM o WHERE j.state = 'active' AND j.id = o.id
+            RETURNING j.id, j.name, j.data, j.output, j.user_id, j.on_complete),
+         follow AS (
+            INSERT INTO jobs (name, data, user_id)
+            SELECT '__state__completed__' || name,
+                   jsonb_build_object('id', id, 'name', name, 'data', data, 'output', output), user_id
+              FROM done WHERE on_complete
+            RETURNING name),
+         woken AS (SELECT pg_notify('jobs', name) FROM follow)
+         SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM woken)",
+    )
+    .bind(&ids)
+    .bind(&outputs)
+    .fetch_one(pool)
+    .await
+    .map(|(completed, _followups): (i64, i64)| completed)?;
+    Ok(n as u64)
+}
+
+/// Fails active jobs: each goes to `retry` after its backoff while retries remain,
+/// else to `failed`; the error is kept in `output`.
+pub async fn fail(pool: &PgPool, failed: &[(Uuid, String)]) -> Result<u64, sqlx::Error> {
+    if failed.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
+    let errors: Vec<Value> = failed
+        .iter()
+        .map(|f| serde_json::json!({ "error": f.1 }))
+        .collect();
+    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs j SET
+            state = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN 'retry' ELSE 'failed' END,
+            start_after = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN now() + {BACKOFF} ELSE j.start_after END,
+            retry_count = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN coalesce(j.retry_count, 0) + 1 ELSE j.retry_count END,
+            completed_on = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN NULL ELSE now() END,
+            output = o.output
+          FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)
+         WHERE j.state = 'active' AND j.id = o.id"
+    )))
+    .bind(&ids)
+    .bind(&errors)
+    .execute(pool)
+    .await?;
+    Ok(n.rows_affected())
+}
+
+/// Active jobs past their `expire_in` (their worker died or hangs): retried like a
+/// failure while retries remain, else `expired`. Returns how many.
+pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs j SET
+            state = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN 'retry' ELSE 'expired' END,
+            start_after = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN now() + {BACKOFF} ELSE j.start_after END,
+            retry_count = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN coalesce(j.retry_count, 0) + 1 ELSE j.retry_count END,
+            completed_on = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN NULL ELSE now() END,
+            output = jsonb_build_object('error', 'expired: active longer than ' || j.expire_in::text)
+         WHERE j.state = 'active' AND j.started_on + j.expire_in < now()"
+    )))
+    .execute(pool)
+    .await?;
+    Ok(n.rows_affected())
+}
+
+/// Cancels a job that has not finished; false when there is none such.
+pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE jobs SET state = 'cancelled', completed_on = now() WHERE id = $1 AND state IN ('created', 'retry', 'active')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(n.rows_affected() == 1)
+}
+
+/// Puts a failed, expired or cancelled job back in the queue, to run now.
+pub async fn retry(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE jobs SET state = 'retry', start_after = now(), completed_on = NULL
+         WHERE id = $1 AND state IN ('failed', 'expired', 'cancelled')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    if n.rows_affected() == 1 {
+        sqlx::query("SELECT pg_notify('jobs', name) FROM jobs WHERE id = $1 AND state = 'retry'")
+            .bind(id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(n.rows_affected() == 1)
+}
+
+/// Deletes finished jobs past `keep_until`, at most `limit` at a time.
+pub async fn purge(pool: &PgPool, limit: i64) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query(
+        "DELETE FROM jobs WHERE (id, state) IN (
+            SELECT id, state FROM jobs WHERE state IN ('completed', 'failed', 'cancelled', 'expired')
+               AND keep_until < now() LIMIT $1)",
+    )
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(n.rows_affected())
+}
+
+/// Live jobs per queue and state (for `/metrics`).
+pub async fn queue_depth(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name::text, state::text, count(*) FROM jobs WHERE state IN ('created', 'retry', 'active')
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,487 @@
+//! The queue and its runner on real PostgreSQL: pg-boss semantics, and the failure
+//! cases that make a queue trustworthy (rollbacks, crashes, panics, two workers).
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is a failed assertion with its line"
+)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use everreach_core::jobs::{self, SendOptions};
+use everreach_jobs::{HandlerError, QueueOptions, Registry, Runner, RunnerOptions, handler};
+use everreach_testkit::TestDb;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn send(pool: &PgPool, name: &str, data: Value, opts: &SendOptions) -> Option<Uuid> {
+    let mut tx = pool.begin().await.unwrap();
+    let id = jobs::send(&mut tx, name, &data, opts).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn state(pool: &PgPool, id: Uuid) -> (String, i32, Option<Value>) {
+    sqlx::query_as("SELECT state::text, retry_count, output FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn fast() -> RunnerOptions {
+    RunnerOptions {
+        poll_interval: Duration::from_millis(100),
+        expire_interval: Duration::from_millis(200),
+        purge_interval: Duration::from_secs(60),
+        shutdown_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_state(pool: &PgPool, id: Uuid, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, _, _) = state(pool, id).await;
+        if s == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job {id} is {s}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_exists_only_if_its_transaction_commits() {
+    let db = TestDb::new().await;
+    let mut tx = db.app.begin().await.unwrap();
+    jobs::send(&mut tx, "q", &json!({"n": 1}), &SendOptions::default())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&db.app)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_singleton_key_allows_one_live_job() {
+    let db = TestDb::new().await;
+    let opts = SendOptions {
+        singleton_key: Some("person:1".into()),
+        ..SendOptions::default()
+    };
+    let first = send(&db.app, "recompute", json!({}), &opts).await;
+    assert!(first.is_some());
+    assert_eq!(
+        send(&db.app, "recompute", json!({}), &opts).await,
+        None,
+        "deduplicated while queued"
+    );
+    assert!(
+        send(&db.app, "other", json!({}), &opts).await.is_some(),
+        "keys are per queue"
+    );
+    let claimed = jobs::fetch(&db.app, "recompute", 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        send(&db.app, "recompute", json!({}), &opts).await,
+        None,
+        "deduplicated while active"
+    );
+    jobs::complete(&db.app, &[(claimed[0].id, Value::Null)])
+        .await
+        .unwrap();
+    assert!(
+        send(&db.app, "recompute", json!({}), &opts).await.is_some(),
+        "free again once finished"
+    );
+}
+
+#[tokio::test]
+async fn fetching_respects_start_after_and_priority() {
+    let db = TestDb::new().await;
+    let later = SendOptions {
+        start_after: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        ..SendOptions::default()
+    };
+    send(&db.app, "q", json!({"n": "later"}), &later).await;
+    send(
+        &db.app,
+        "q",
+        json!({"n": "low"}),
+        &SendOptions {
+            priority: -1,
+            ..SendOptions::default()
+        },
+    )
+    .await;
+    send(
+        &db.app,
+        "q",
+        json!({"n": "normal"}),
+        &SendOptions::default(),
+    )
+    .await;
+    send(
+        &db.app,
+        "q",
+        json!({"n": "urgent"}),
+        &SendOptions {
+            priority: 10,
+            ..SendOptions::default()
+        },
+    )
+    .await;
+    let order: Vec<String> = jobs::fetch(&db.app, "q", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.data.as_ref().unwrap()["n"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        order,
+        vec!["urgent", "normal", "low"],
+        "the delayed job waits"
+    );
+}
+
+#[tokio::test]
+async fn failures_retry_with_growing_backoff_then_fail() {
+    let db = TestDb::new().await;
+    let opts = SendOptions {
+        retry_limit: 2,
+        retry_delay: 2,
+        retry_backoff: true,
+        ..SendOptions::default()
+    };
+    let id = send(&db.app, "flaky", json!({}), &opts).await.unwrap();
+    let mut delays = Vec::new();
+    for _ in 0..2 {
+        sqlx::query("UPDATE jobs SET start_after = now() WHERE id = $1")
+            .bind(id)
+            .execute(&db.app)
+            .await
+            .unwrap();
+        let job = jobs::fetch(&db.app, "flaky", 1).await.unwrap().remove(0);
+        jobs::fail(&db.app, &[(job.id, "boom".into())])
+            .await
+            .unwrap();
+        let delay: f64 = sqlx::query_scalar(
+            "SELECT extract(epoch FROM start_after - now())::float8 FROM jobs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&db.app)
+        .await
+        .unwrap();
+        delays.push(delay);
+        assert_eq!(state(&db.app, id).await.0, "retry");
+    }
+    // 2 s ×2^0 and 2 s ×2^1, each with ±25% jitter.
+    assert!((1.4..=2.6).contains(&delays[0]), "{delays:?}");
+    assert!((2.9..=5.1).contains(&delays[1]), "{delays:?}");
+    sqlx::query("UPDATE jobs SET start_after = now() WHERE id = $1")
+        .bind(id)
+        .execute(&db.app)
+        .await
+        .unwrap();
+    let job = jobs::fetch(&db.app, "flaky", 1).await.unwrap().remove(0);
+    jobs::fail(&db.app, &[(job.id, "boom again".into())])
+        .await
+        .unwrap();
+    let (s, retries, output) = state(&db.app, id).await;
+    assert_eq!((s.as_str(), retries), ("failed", 2));
+    assert_eq!(output.unwrap()["error"], "boom again");
+}
+
+#[tokio::test]
+async fn an_expired_job_is_retried_and_cancel_and_retry_work_by_hand() {
+    let db = TestDb::new().await;
+    let id = send(
+        &db.app,
+        "slow",
+        json!({}),
+        &SendOptions {
+            retry_limit: 1,
+            ..SendOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    jobs::fetch(&db.app, "slow", 1).await.unwrap();
+    sqlx::query("UPDATE jobs SET started_on = now() - interval '1 hour' WHERE id = $1")
+        .bind(id)
+        .execute(&db.app)
+        .await
+        .unwrap();
+    assert_eq!(jobs::expire(&db.app).await.unwrap(), 1);
+    assert_eq!(state(&db.app, id).await.0, "retry");
+    sqlx::query("UPDATE jobs SET start_after = now() WHERE id = $1")
+        .bind(id)
+        .execute(&db.app)
+        .await
+        .unwrap();
+    jobs::fetch(&db.app, "slow", 1).await.unwrap();
+    sqlx::query("UPDATE jobs SET started_on = now() - interval '1 hour' WHERE id = $1")
+        .bind(id)
+        .execute(&db.app)
+        .await
+        .unwrap();
+    jobs::expire(&db.app).await.unwrap();
+    assert_eq!(state(&db.app, id).await.0, "expired", "out of retries");
+
+    assert!(jobs::retry(&db.app, id).await.unwrap());
+    assert_eq!(state(&db.app, id).await.0, "retry");
+    assert!(jobs::cancel(&db.app, id).await.unwrap());
+    assert_eq!(state(&db.app, id).await.0, "cancelled");
+    assert!(
+        !jobs::cancel(&db.app, id).await.unwrap(),
+        "a finished job cannot be cancelled"
+    );
+    assert!(jobs::fetch(&db.app, "slow", 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_names_and_oversized_payloads_are_refused() {
+    let db = TestDb::new().await;
+    let mut tx = db.app.begin().await.unwrap();
+    let err = jobs::send(&mut tx, "no spaces", &json!({}), &SendOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid"), "{err}");
+    let big = json!({"blob": "x".repeat(1024 * 1024 + 1)});
+    let err = jobs::send(&mut tx, "q", &big, &SendOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("1 MiB"), "{err}");
+    let mut registry = Registry::new();
+    assert!(
+        registry
+            .register("bad name", handler(|_| async { Ok(None) }))
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_runner_completes_jobs_runs_on_complete_and_survives_a_panic() {
+    let db = TestDb::new().await;
+    let mut registry = Registry::new();
+    registry
+        .register(
+            "work",
+            handler(|ctx| async move {
+                match ctx.data()["n"].as_i64() {
+                    Some(0) => panic!("zero is not allowed"),
+                    Some(n) => Ok(Some(json!({"double": n * 2}))),
+                    None => Err(HandlerError::new("no n")),
+                }
+            }),
+        )
+        .unwrap();
+    let runner = Runner::start(db.app.clone(), registry, fast());
+    let panics = send(
+        &db.app,
+        "work",
+        json!({"n": 0}),
+        &SendOptions {
+            retry_limit: 0,
+            ..SendOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ok = send(
+        &db.app,
+        "work",
+        json!({"n": 21}),
+        &SendOptions {
+            on_complete: true,
+            ..SendOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    wait_state(&db.app, ok, "completed").await;
+    wait_state(&db.app, panics, "failed").await;
+    let (_, _, output) = state(&db.app, panics).await;
+    assert!(
+        output.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("zero is not allowed")
+    );
+    assert_eq!(state(&db.app, ok).await.2.unwrap()["double"], 42);
+    let follow: Value =
+        sqlx::query_scalar("SELECT data FROM jobs WHERE name = '__state__completed__work'")
+            .fetch_one(&db.app)
+            .await
+            .unwrap();
+    assert_eq!(follow["output"]["double"], 42);
+    assert_eq!(follow["id"], ok.to_string());
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_runners_never_run_one_job_twice() {
+    let db = TestDb::new().await;
+    let seen: Arc<Mutex<HashMap<u64, u32>>> = Arc::default();
+    let make = |seen: Arc<Mutex<HashMap<u64, u32>>>| {
+        let mut registry = Registry::new();
+        registry
+            .register_with(
+                "count",
+                handler(move |ctx| {
+                    let seen = seen.clone();
+                    async move {
+                        let n = ctx.data()["n"].as_u64().unwrap();
+                        *seen.lock().unwrap().entry(n).or_default() += 1;
+                        Ok(None)
+                    }
+                }),
+                QueueOptions {
+                    loops: 3,
+                    batch_size: 7,
+                    parallel: 4,
+                },
+            )
+            .unwrap();
+        registry
+    };
+    let a = Runner::start(db.app.clone(), make(seen.clone()), fast());
+    let b = Runner::start(db.app.clone(), make(seen.clone()), fast());
+    let mut tx = db.app.begin().await.unwrap();
+    let data: Vec<Value> = (0..600).map(|n| json!({"n": n})).collect();
+    assert_eq!(
+        jobs::send_many(&mut tx, "count", &data, &SendOptions::default())
+            .await
+            .unwrap(),
+        600
+    );
+    tx.commit().await.unwrap();
+    wait_for(|| seen.lock().unwrap().len() == 600).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    let twice: Vec<u64> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| **c != 1)
+        .map(|(n, _)| *n)
+        .collect();
+    assert!(twice.is_empty(), "ran more than once: {twice:?}");
+    let completed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE name = 'count' AND state = 'completed'",
+    )
+    .fetch_one(&db.app)
+    .await
+    .unwrap();
+    assert_eq!(completed, 600);
+}
+
+#[tokio::test]
+async fn a_job_of_a_worker_that_died_completes_after_it_expires() {
+    let db = TestDb::new().await;
+    let opts = SendOptions {
+        expire_in_seconds: 1,
+        retry_delay: 0,
+        retry_backoff: false,
+        ..SendOptions::default()
+    };
+    let id = send(&db.app, "resilient", json!({}), &opts).await.unwrap();
+    // A worker claims it and dies: nothing will ever complete it.
+    assert_eq!(jobs::fetch(&db.app, "resilient", 1).await.unwrap().len(), 1);
+    let mut registry = Registry::new();
+    registry
+        .register("resilient", handler(|_| async { Ok(Some(json!("done"))) }))
+        .unwrap();
+    let runner = Runner::start(db.app.clone(), registry, fast());
+    wait_state(&db.app, id, "completed").await;
+    assert_eq!(state(&db.app, id).await.1, 1, "it ran again as a retry");
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn handlers_act_in_their_jobs_tenant() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let mut registry = Registry::new();
+    registry
+        .register(
+            "whoami",
+            handler(|ctx| async move {
+                let mut tx = ctx.tenant_tx().await?;
+                let (user, actor): (Option<Uuid>, Option<String>) =
+                    sqlx::query_as("SELECT current_user_id(), current_actor()")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                Ok(Some(json!({"user": user, "actor": actor})))
+            }),
+        )
+        .unwrap();
+    let runner = Runner::start(db.app.clone(), registry, fast());
+    let id = send(&db.app, "whoami", json!({}), &SendOptions::for_user(alice))
+        .await
+        .unwrap();
+    let anonymous = send(
+        &db.app,
+        "whoami",
+        json!({}),
+        &SendOptions {
+            retry_limit: 0,
+            ..SendOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    wait_state(&db.app, id, "completed").await;
+    let output = state(&db.app, id).await.2.unwrap();
+    assert_eq!(output, json!({"user": alice, "actor": "worker"}));
+    wait_state(&db.app, anonymous, "failed").await;
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn history_lives_apart_from_the_queue() {
+    let db = TestDb::new().await;
+    let id = send(&db.app, "q", json!({}), &SendOptions::default())
+        .await
+        .unwrap();
+    let where_is = |id: Uuid| {
+        let pool = db.admin.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT tableoid::regclass::text FROM jobs WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(where_is(id).await, "jobs_queue");
+    let job = jobs::fetch(&db.app, "q", 1).await.unwrap().remove(0);
+    jobs::complete(&db.app, &[(job.id, json!(1))])
+        .await
+        .unwrap();
+    assert_eq!(where_is(id).await, "jobs_history");
+    sqlx::query("UPDATE jobs SET keep_until = now() - interval '1 second' WHERE id = $1")
+        .bind(id)
+        .execute(&db.app)
+        .await
+        .unwrap();
+    assert_eq!(jobs::purge(&db.app, 100).await.unwrap(), 1);
+}
