@@ -46,7 +46,8 @@ CREATE TABLE jobs_history PARTITION OF jobs FOR VALUES IN ('completed', 'expired
 COMMENT ON TABLE jobs IS 'Seed 002. Background jobs with pg-boss semantics. Not a tenant table. Partitions: jobs_queue (live), jobs_history (finished).';
 
 CREATE INDEX idx_jobs_name_state ON jobs(name, state);
-CREATE INDEX idx_jobs_singleton ON jobs(singleton_key);
+-- 002's index; only non-NULL keys are ever looked up, so NULLs (most jobs) are left out.
+CREATE INDEX idx_jobs_singleton ON jobs(singleton_key) WHERE singleton_key IS NOT NULL;
 CREATE INDEX idx_jobs_start_after ON jobs(start_after);
 -- The fetch path: next runnable job of a queue in priority order (pg-boss's order).
 CREATE INDEX idx_jobs_fetch ON jobs_queue(name, priority DESC, created_on, id)
@@ -59,7 +60,6 @@ CREATE UNIQUE INDEX idx_jobs_singleton_live ON jobs_queue(name, singleton_key)
     WHERE singleton_key IS NOT NULL;
 -- Purging finished jobs past keep_until.
 CREATE INDEX idx_jobs_history_keep ON jobs_history(keep_until);
-CREATE INDEX idx_jobs_by_user ON jobs(user_id, created_on DESC);
 
 -- Partitioned by month on created_at (002); the primary key holds the partition key.
 CREATE TABLE events (

@@ -153,6 +153,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             pool.options().get_max_connections()
         );
     }
+    match everreach_core::jobs::queue_depth(&state.db.app).await {
+        Ok(depths) => {
+            out.push_str("# HELP everreach_jobs_live Live jobs by queue and state.\n# TYPE everreach_jobs_live gauge\n");
+            for (queue, job_state, count) in depths {
+                let _ = writeln!(
+                    out,
+                    "everreach_jobs_live{{queue=\"{queue}\",state=\"{job_state}\"}} {count}"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: job queue depth unavailable"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

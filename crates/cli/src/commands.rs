@@ -64,6 +64,23 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench {
             command:
+                BenchCommand::Jobs {
+                    jobs,
+                    history,
+                    peer,
+                    json,
+                },
+        } => {
+            let opts = bench::jobs::Options {
+                jobs,
+                history,
+                peer,
+                json,
+            };
+            with_database(&config, |target| bench::jobs::run(target, opts))
+        }
+        Command::Bench {
+            command:
                 BenchCommand::Load {
                     addr,
                     path,

@@ -73,6 +73,19 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The job queue: enqueue, single enqueue, drain, against a bare SQL loop.
+    Jobs {
+        #[arg(long, default_value_t = 50_000)]
+        jobs: u64,
+        /// Keep this many finished jobs in the queue's history, then drain again.
+        #[arg(long, default_value_t = 0)]
+        history: u64,
+        /// Also run pg-boss with this script (../shared/bench/pgboss-peer).
+        #[arg(long)]
+        peer: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]
     Load {

@@ -406,3 +406,46 @@ async fn bench_api_measures_the_api_and_its_baseline_and_prints_json() {
     assert_eq!(users, 0, "the bench removes its user");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn bench_jobs_reports_every_figure_with_its_baseline() {
+    let db = TestDb::new().await;
+    let data = scratch_dir("bench-jobs");
+    let out = everreach()
+        .args([
+            "bench",
+            "jobs",
+            "--jobs",
+            "300",
+            "--history",
+            "2000",
+            "--json",
+        ])
+        .env("DATABASE_URL", db.target.admin_url())
+        .env("EVERREACH_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for field in [
+        "enqueue_jobs_s",
+        "single_enqueue_jobs_s",
+        "drain_jobs_s",
+        "ratio",
+        "history_ratio",
+    ] {
+        assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
+    }
+    assert!(result["baseline"]["loop_jobs_s"].as_f64().unwrap() > 0.0);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the bench removes its jobs");
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -485,3 +485,28 @@ async fn history_lives_apart_from_the_queue() {
         .unwrap();
     assert_eq!(jobs::purge(&db.app, 100).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_sleeping_runner_is_woken_by_notify_not_by_polling() {
+    let db = TestDb::new().await;
+    let mut registry = Registry::new();
+    registry
+        .register("wake", handler(|_| async { Ok(None) }))
+        .unwrap();
+    let slow_poll = RunnerOptions {
+        poll_interval: Duration::from_secs(120),
+        ..fast()
+    };
+    let runner = Runner::start(db.app.clone(), registry, slow_poll);
+    tokio::time::sleep(Duration::from_millis(500)).await; // the loops found nothing and sleep
+    let started = std::time::Instant::now();
+    let id = send(&db.app, "wake", json!({}), &SendOptions::default())
+        .await
+        .unwrap();
+    wait_state(&db.app, id, "completed").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "woken by NOTIFY, not the 120 s poll"
+    );
+    runner.shutdown().await;
+}

@@ -248,6 +248,17 @@ async fn request_ids_are_echoed_and_metrics_count_routes() {
         "{text}"
     );
     assert!(text.contains("everreach_db_pool_connections"), "{text}");
+    let mut tx = app.db.app.begin().await.unwrap();
+    everreach_core::jobs::send(&mut tx, "metrics.check", &json!({}), &Default::default())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let metrics = app.get("/metrics", &As::Anonymous).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains(r#"everreach_jobs_live{queue="metrics.check",state="created"} 1"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

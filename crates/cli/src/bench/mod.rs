@@ -4,6 +4,7 @@
 //! object `{"bench": NAME, …, "baseline": {…}, "ratio": R}`.
 
 pub mod api;
+pub mod jobs;
 pub mod load;
 
 /// Latency percentiles of a run, in milliseconds.

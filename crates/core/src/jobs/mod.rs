@@ -14,5 +14,5 @@ pub mod store;
 
 pub use model::{Job, JobError, SendOptions};
 pub use store::{
-    cancel, complete, expire, fail, fetch, purge, queue_depth, retry, send, send_many,
+    cancel, complete, expire, fail, fetch, purge, queue_depth, retry, send, send_many, send_now,
 };

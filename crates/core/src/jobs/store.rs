@@ -30,6 +30,15 @@ fn check_payload(name: &str, data: &Value) -> Result<(), JobError> {
     Ok(())
 }
 
+/// Wakes the queue's workers only when they may be asleep: when no other job of the
+/// queue is waiting to run. A NOTIFY makes its transaction's commit take a lock on
+/// the database that serialises every notifying commit (fsync included), so one per
+/// send would cap enqueueing; workers with jobs waiting do not sleep, and a wake-up
+/// lost to a race costs at most the poll interval.
+const WAKE_IF_IDLE: &str = "(SELECT pg_notify('jobs', $1) WHERE NOT EXISTS (
+        SELECT 1 FROM jobs w WHERE w.name = $1 AND w.state IN ('created', 'retry') AND w.start_after <= now()
+           AND w.id <> ALL (SELECT id FROM ins) LIMIT 1)) AS wake";
+
 /// Enqueues one job in the caller's transaction; `None` when a live job of this queue
 /// already has its `singleton_key`. Workers are woken when the transaction commits.
 pub async fn send(
@@ -41,7 +50,7 @@ pub async fn send(
     check_name(name)?;
     check_payload(name, data)?;
     opts.check()?;
-    let id = sqlx::query_scalar(
+    let id = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "WITH ins AS (
             INSERT INTO jobs (name, data, priority, start_after, singleton_key, retry_limit, retry_delay,
                               retry_backoff, expire_in, keep_until, on_complete, user_id)
@@ -49,8 +58,8 @@ pub async fn send(
                     now() + make_interval(days => $10), $11, $12)
             ON CONFLICT DO NOTHING
             RETURNING id)
-         SELECT id FROM ins, pg_notify('jobs', $1)",
-    )
+         SELECT id FROM ins LEFT JOIN LATERAL {WAKE_IF_IDLE} ON true"
+    )))
     .bind(name)
     .bind(data)
     .bind(opts.priority)
@@ -66,6 +75,18 @@ pub async fn send(
     .fetch_optional(conn)
     .await?;
     Ok(id)
+}
+
+/// Enqueues one job on its own (autocommit, one round trip), for callers that are not
+/// in a transaction of their own.
+pub async fn send_now(
+    pool: &PgPool,
+    name: &str,
+    data: &Value,
+    opts: &SendOptions,
+) -> Result<Option<Uuid>, JobError> {
+    let mut conn = pool.acquire().await?;
+    send(&mut conn, name, data, opts).await
 }
 
 /// Enqueues many jobs of one queue in one statement; returns how many were created.
@@ -86,16 +107,16 @@ pub async fn send_many(
     for d in data {
         check_payload(name, d)?;
     }
-    let created: i64 = sqlx::query_scalar(
+    let created: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "WITH ins AS (
             INSERT INTO jobs (name, data, priority, start_after, retry_limit, retry_delay, retry_backoff,
                               expire_in, keep_until, on_complete, user_id)
             SELECT $1, d, $3, coalesce($4, now()), $5, $6, $7, make_interval(secs => $8),
                    now() + make_interval(days => $9), $10, $11
             FROM unnest($2::jsonb[]) AS d
-            RETURNING 1)
-         SELECT count(*) FROM ins, pg_notify('jobs', $1)",
-    )
+            RETURNING id)
+         SELECT count(*) FROM ins LEFT JOIN LATERAL {WAKE_IF_IDLE} ON true"
+    )))
     .bind(name)
     .bind(data)
     .bind(opts.priority)
@@ -132,6 +153,30 @@ pub async fn fetch(pool: &PgPool, name: &str, limit: i64) -> Result<Vec<Job>, sq
     .await
 }
 
+/// Every column of `jobs`, for moving a row between partitions.
+const ALL: &str = "id, name, data, priority, retry_limit, retry_count, retry_delay, retry_backoff, start_after, \
+    started_on, singleton_key, expire_in, created_on, completed_on, keep_until, on_complete, output, state, user_id";
+
+/// Moving a job into history is a DELETE and an INSERT, not an UPDATE of `state`: a
+/// concurrent `FOR UPDATE SKIP LOCKED` that meets a row an UPDATE moved to another
+/// partition raises an error instead of skipping it, a deleted row it just skips.
+fn move_to_history(source: &str, state: &str, output: &str) -> String {
+    let columns: Vec<&str> = ALL.split(", ").collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match *c {
+            "state" => state.to_string(),
+            "output" => output.to_string(),
+            "completed_on" => "now()".to_string(),
+            other => format!("m.{other}"),
+        })
+        .collect();
+    format!(
+        "INSERT INTO jobs ({ALL}) SELECT {} FROM {source} m",
+        values.join(", ")
+    )
+}
+
 /// Completes active jobs with their outputs (moving them to history), enqueueing the
 /// `on_complete` follow-ups in the same statement. Returns how many completed.
 pub async fn complete(pool: &PgPool, done: &[(Uuid, Value)]) -> Result<u64, sqlx::Error> {
@@ -140,12 +185,10 @@ pub async fn complete(pool: &PgPool, done: &[(Uuid, Value)]) -> Result<u64, sqlx
     }
     let ids: Vec<Uuid> = done.iter().map(|d| d.0).collect();
     let outputs: Vec<Value> = done.iter().map(|d| d.1.clone()).collect();
-    let n = sqlx::query_as(
-        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)),
-         done AS (
-            UPDATE jobs j SET state = 'completed', completed_on = now(), output = nullif(o.output, 'null'::jsonb)
-              FROM o WHERE j.state = 'active' AND j.id = o.id
-            RETURNING j.id, j.name, j.data, j.output, j.user_id, j.on_complete),
+    let sql = format!(
+        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, new_output)),
+         m AS (DELETE FROM jobs j USING o WHERE j.state = 'active' AND j.id = o.id RETURNING j.*, o.new_output),
+         done AS ({} RETURNING id, name, data, output, user_id, on_complete),
          follow AS (
             INSERT INTO jobs (name, data, user_id)
             SELECT '__state__completed__' || name,
@@ -154,12 +197,37 @@ pub async fn complete(pool: &PgPool, done: &[(Uuid, Value)]) -> Result<u64, sqlx
             RETURNING name),
          woken AS (SELECT pg_notify('jobs', name) FROM follow)
          SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM woken)",
-    )
-    .bind(&ids)
-    .bind(&outputs)
-    .fetch_one(pool)
-    .await
-    .map(|(completed, _followups): (i64, i64)| completed)?;
+        move_to_history("m", "'completed'", "nullif(m.new_output, 'null'::jsonb)")
+    );
+    let (n, _followups): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&ids)
+        .bind(&outputs)
+        .fetch_one(pool)
+        .await?;
+    Ok(n as u64)
+}
+
+/// Out of retries: moves the given active jobs to history as `state` with `output`.
+async fn finish(
+    pool: &PgPool,
+    filter: &str,
+    state: &str,
+    output: &str,
+    ids: &[Uuid],
+    errors: &[Value],
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, err)),
+         m AS (DELETE FROM jobs j USING o WHERE j.state = 'active' AND j.id = o.id AND {filter} RETURNING j.*, o.err),
+         ins AS ({} RETURNING 1)
+         SELECT count(*) FROM ins",
+        move_to_history("m", state, output)
+    );
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .bind(errors)
+        .fetch_one(pool)
+        .await?;
     Ok(n as u64)
 }
 
@@ -174,67 +242,96 @@ pub async fn fail(pool: &PgPool, failed: &[(Uuid, String)]) -> Result<u64, sqlx:
         .iter()
         .map(|f| serde_json::json!({ "error": f.1 }))
         .collect();
-    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE jobs j SET
-            state = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN 'retry' ELSE 'failed' END,
-            start_after = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN now() + {BACKOFF} ELSE j.start_after END,
-            retry_count = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN coalesce(j.retry_count, 0) + 1 ELSE j.retry_count END,
-            completed_on = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN NULL ELSE now() END,
-            output = o.output
+    let retried = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs j SET state = 'retry', start_after = now() + {BACKOFF},
+                retry_count = coalesce(j.retry_count, 0) + 1, output = o.output
           FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)
-         WHERE j.state = 'active' AND j.id = o.id"
+         WHERE j.state = 'active' AND j.id = o.id AND coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0)"
     )))
     .bind(&ids)
     .bind(&errors)
     .execute(pool)
+    .await?
+    .rows_affected();
+    let failed = finish(
+        pool,
+        "coalesce(j.retry_count, 0) >= coalesce(j.retry_limit, 0)",
+        "'failed'",
+        "m.err",
+        &ids,
+        &errors,
+    )
     .await?;
-    Ok(n.rows_affected())
+    Ok(retried + failed)
 }
 
 /// Active jobs past their `expire_in` (their worker died or hangs): retried like a
 /// failure while retries remain, else `expired`. Returns how many.
 pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE jobs j SET
-            state = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN 'retry' ELSE 'expired' END,
-            start_after = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN now() + {BACKOFF} ELSE j.start_after END,
-            retry_count = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN coalesce(j.retry_count, 0) + 1 ELSE j.retry_count END,
-            completed_on = CASE WHEN coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0) THEN NULL ELSE now() END,
-            output = jsonb_build_object('error', 'expired: active longer than ' || j.expire_in::text)
-         WHERE j.state = 'active' AND j.started_on + j.expire_in < now()"
-    )))
-    .execute(pool)
+    let due: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, 'expired: active longer than ' || expire_in::text FROM jobs
+         WHERE state = 'active' AND started_on + expire_in < now()",
+    )
+    .fetch_all(pool)
     .await?;
-    Ok(n.rows_affected())
+    if due.is_empty() {
+        return Ok(0);
+    }
+    // Only jobs still overdue at the moment of the change are touched (a job may
+    // have completed in between).
+    let ids: Vec<Uuid> = due.iter().map(|d| d.0).collect();
+    let errors: Vec<Value> = due
+        .iter()
+        .map(|d| serde_json::json!({ "error": d.1 }))
+        .collect();
+    let overdue = "j.started_on + j.expire_in < now()";
+    let retried = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs j SET state = 'retry', start_after = now() + {BACKOFF},
+                retry_count = coalesce(j.retry_count, 0) + 1, output = o.output
+          FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)
+         WHERE j.state = 'active' AND j.id = o.id AND {overdue} AND coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0)"
+    )))
+    .bind(&ids)
+    .bind(&errors)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let filter = format!("{overdue} AND coalesce(j.retry_count, 0) >= coalesce(j.retry_limit, 0)");
+    let expired = finish(pool, &filter, "'expired'", "m.err", &ids, &errors).await?;
+    Ok(retried + expired)
 }
 
 /// Cancels a job that has not finished; false when there is none such.
 pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "UPDATE jobs SET state = 'cancelled', completed_on = now() WHERE id = $1 AND state IN ('created', 'retry', 'active')",
-    )
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(n.rows_affected() == 1)
+    let sql = format!(
+        "WITH m AS (DELETE FROM jobs WHERE id = $1 AND state IN ('created', 'retry', 'active') RETURNING *),
+         ins AS ({} RETURNING 1)
+         SELECT count(*) FROM ins",
+        move_to_history("m", "'cancelled'", "m.output")
+    );
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok(n == 1)
 }
 
 /// Puts a failed, expired or cancelled job back in the queue, to run now.
 pub async fn retry(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "UPDATE jobs SET state = 'retry', start_after = now(), completed_on = NULL
-         WHERE id = $1 AND state IN ('failed', 'expired', 'cancelled')",
-    )
-    .bind(id)
-    .execute(pool)
-    .await?;
-    if n.rows_affected() == 1 {
-        sqlx::query("SELECT pg_notify('jobs', name) FROM jobs WHERE id = $1 AND state = 'retry'")
-            .bind(id)
-            .execute(pool)
-            .await?;
-    }
-    Ok(n.rows_affected() == 1)
+    let values = ALL
+        .replace("completed_on", "NULL")
+        .replace("start_after", "now()")
+        .replace("state", "'retry'");
+    let sql = format!(
+        "WITH m AS (DELETE FROM jobs WHERE id = $1 AND state IN ('failed', 'expired', 'cancelled') RETURNING *),
+         ins AS (INSERT INTO jobs ({ALL}) SELECT {values} FROM m RETURNING name)
+         SELECT count(*) FROM ins, pg_notify('jobs', ins.name)"
+    );
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok(n == 1)
 }
 
 /// Deletes finished jobs past `keep_until`, at most `limit` at a time.
