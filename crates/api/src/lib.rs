@@ -8,6 +8,7 @@ pub mod company;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod jobs;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
@@ -73,7 +74,9 @@ fn routes(
 ) -> Routes {
     let api = OpenApiRouter::new()
         .merge(guard_signed_in(
-            accounts::signed_in_routes().merge(company::signed_in_routes()),
+            accounts::signed_in_routes()
+                .merge(company::signed_in_routes())
+                .merge(jobs::signed_in_routes()),
         ))
         .merge(guard_public(
             accounts::public_routes().merge(company::public_routes()),

@@ -17,6 +17,7 @@ use crate::error::{FieldError, Problem};
     security(("bearer" = []), ("session" = [])),
     tags((name = "auth", description = "Sign-up, sign-in, sessions"), (name = "me", description = "The signed-in user"),
          (name = "company", description = "The company, its members and audit log"),
+         (name = "jobs", description = "Background jobs acting for the company"),
          (name = "ops", description = "Health, readiness, metrics"))
 )]
 pub struct ApiDoc;

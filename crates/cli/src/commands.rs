@@ -16,8 +16,12 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Db {
             command: DbCommand::Url { admin },
         } => db_url(&config, admin),
-        Command::Serve { addr } => {
-            with_database(&config, |target| serve(target, config.clone(), addr))
+        Command::Serve { addr, no_workers } => with_database(&config, |target| {
+            serve(target, config.clone(), addr, !no_workers)
+        }),
+        Command::Worker => with_database(&config, |target| worker(target, config.clone())),
+        Command::Jobs { command } => {
+            with_database(&config, |target| crate::jobs::run(target, command))
         }
         Command::Migrate => with_database(&config, |target| async move {
             let admin = Database::connect_admin(&target).await?;
@@ -178,8 +182,14 @@ async fn serve(
     target: everreach_core::db::DbTarget,
     config: Config,
     addr: std::net::SocketAddr,
+    workers: bool,
 ) -> anyhow::Result<()> {
     let (db, keyring) = open_with_keys(target, &config).await?;
+    let runner = if workers {
+        Some(start_runner(&db).await?)
+    } else {
+        None
+    };
     let limits = everreach_api::rate_limit::Limits {
         auth_per_minute: config.rate_limit_auth,
         read_per_minute: config.rate_limit_read,
@@ -195,6 +205,33 @@ async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Some(runner) = runner {
+        runner.shutdown().await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The job runner with every handler this build has, and the recurring schedules.
+async fn start_runner(
+    db: &everreach_core::db::Database,
+) -> anyhow::Result<everreach_jobs::RunnerHandle> {
+    let mut registry = everreach_jobs::Registry::new();
+    everreach_jobs::maintenance::register(&mut registry)?;
+    everreach_jobs::maintenance::schedule(&db.app).await?;
+    Ok(everreach_jobs::Runner::start(
+        db.app.clone(),
+        registry,
+        everreach_jobs::RunnerOptions::default(),
+    ))
+}
+
+async fn worker(target: everreach_core::db::DbTarget, config: Config) -> anyhow::Result<()> {
+    let (db, _keyring) = open_with_keys(target, &config).await?;
+    let runner = start_runner(&db).await?;
+    tracing::info!("worker running; SIGINT or SIGTERM stops it");
+    shutdown_signal().await;
+    runner.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

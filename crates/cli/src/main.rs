@@ -6,6 +6,7 @@
 mod bench;
 mod commands;
 mod database;
+mod jobs;
 mod users;
 
 use std::process::ExitCode;
@@ -31,7 +32,12 @@ enum Command {
         /// Listen address, HOST:PORT.
         #[arg(long, env = "EVERREACH_ADDR", default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
+        /// Serve HTTP only; run job workers elsewhere with `everreach worker`.
+        #[arg(long)]
+        no_workers: bool,
     },
+    /// Run job workers and the scheduler only (for scale-out beside `serve --no-workers`).
+    Worker,
     /// Apply pending migrations and exit.
     Migrate,
     /// Database utilities.
@@ -54,11 +60,34 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Background jobs: list them, retry or cancel one.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Benchmarks (results go in BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// The newest jobs, with filters.
+    List {
+        #[arg(long)]
+        queue: Option<String>,
+        /// created, retry, active, completed, expired, cancelled or failed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put a failed, expired or cancelled job back in its queue.
+    Retry { id: String },
+    /// Cancel a job that has not finished.
+    Cancel { id: String },
 }
 
 #[derive(Debug, Subcommand)]

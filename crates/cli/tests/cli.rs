@@ -449,3 +449,96 @@ async fn bench_jobs_reports_every_figure_with_its_baseline() {
     assert_eq!(left, 0, "the bench removes its jobs");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn worker_runs_maintenance_jobs_and_stops_on_sigterm() {
+    let db = TestDb::new().await;
+    let data = scratch_dir("worker");
+    let mut worker = everreach()
+        .arg("worker")
+        .env("DATABASE_URL", db.target.admin_url())
+        .env("EVERREACH_DATA_DIR", &data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_schedules")
+            .fetch_one(&db.admin)
+            .await
+            .unwrap_or(0);
+        if n == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never registered its schedules"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut tx = db.app.begin().await.unwrap();
+    let id = everreach_core::jobs::send(
+        &mut tx,
+        "maintenance.cache",
+        &serde_json::json!({}),
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    loop {
+        let state: String = sqlx::query_scalar("SELECT state::text FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.admin)
+            .await
+            .unwrap();
+        if state == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker did not run the job");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&worker, "TERM");
+    let status = tokio::task::spawn_blocking(move || wait_exit(&mut worker))
+        .await
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test]
+async fn jobs_list_retry_and_cancel_from_the_command_line() {
+    let db = TestDb::new().await;
+    let data = scratch_dir("jobs-cli");
+    let mut tx = db.app.begin().await.unwrap();
+    let id = everreach_core::jobs::send(
+        &mut tx,
+        "cli.check",
+        &serde_json::json!({}),
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    let run = |args: &[&str]| {
+        everreach()
+            .args(args)
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &data)
+            .output()
+            .unwrap()
+    };
+    let listed = run(&["jobs", "list", "--queue", "cli.check"]);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        stdout.contains(&id.to_string()) && stdout.contains("created"),
+        "{stdout}"
+    );
+    assert!(run(&["jobs", "cancel", &id.to_string()]).status.success());
+    assert!(run(&["jobs", "retry", &id.to_string()]).status.success());
+    assert!(one_line_error(&run(&["jobs", "retry", "not-a-uuid"])).contains("jobs list"));
+    assert!(one_line_error(&run(&["jobs", "list", "--state", "sleeping"])).contains("--state"));
+    let _ = std::fs::remove_dir_all(&data);
+}

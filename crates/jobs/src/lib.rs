@@ -9,8 +9,11 @@
 //! bounded time for the jobs in hand. Handlers must be idempotent: a job whose worker
 //! dies mid-way runs again after `expire_in`.
 
+pub mod cron;
 mod handler;
+pub mod maintenance;
 mod runner;
+pub mod scheduler;
 
 pub use handler::{Handler, HandlerError, JobContext, handler};
 pub use runner::{QueueOptions, Registry, Runner, RunnerHandle, RunnerOptions};

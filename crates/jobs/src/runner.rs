@@ -87,8 +87,8 @@ pub struct RunnerOptions {
     pub poll_interval: Duration,
     /// How often active jobs past `expire_in` are looked for.
     pub expire_interval: Duration,
-    /// How often finished jobs past `keep_until` are purged.
-    pub purge_interval: Duration,
+    /// How often due schedules are fired (None: this process fires none).
+    pub schedule_interval: Option<Duration>,
     /// How long shutdown waits for the jobs in hand.
     pub shutdown_timeout: Duration,
 }
@@ -98,7 +98,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             poll_interval: Duration::from_secs(2),
             expire_interval: Duration::from_secs(5),
-            purge_interval: Duration::from_secs(60),
+            schedule_interval: Some(Duration::from_secs(1)),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -314,10 +314,11 @@ async fn listen(
     }
 }
 
-/// Expires jobs whose worker died and purges old history.
+/// Expires jobs whose worker died and fires due schedules.
 async fn sweep(pool: PgPool, opts: RunnerOptions, mut stop: watch::Receiver<bool>) {
     let mut expire = tokio::time::interval(opts.expire_interval);
-    let mut purge = tokio::time::interval(opts.purge_interval);
+    let mut schedules =
+        tokio::time::interval(opts.schedule_interval.unwrap_or(Duration::from_secs(3600)));
     loop {
         tokio::select! {
             _ = expire.tick() => match jobs::expire(&pool).await {
@@ -325,9 +326,9 @@ async fn sweep(pool: PgPool, opts: RunnerOptions, mut stop: watch::Receiver<bool
                 Ok(n) => tracing::warn!(jobs = n, "expired jobs whose worker stopped answering"),
                 Err(e) => tracing::warn!(error = %e, "expiring jobs failed"),
             },
-            _ = purge.tick() => {
-                if let Err(e) = jobs::purge(&pool, 10_000).await {
-                    tracing::warn!(error = %e, "purging finished jobs failed");
+            _ = schedules.tick(), if opts.schedule_interval.is_some() => {
+                if let Err(e) = crate::scheduler::tick(&pool, chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "firing schedules failed");
                 }
             }
             _ = stop.changed() => return,

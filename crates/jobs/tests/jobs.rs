@@ -35,7 +35,7 @@ fn fast() -> RunnerOptions {
     RunnerOptions {
         poll_interval: Duration::from_millis(100),
         expire_interval: Duration::from_millis(200),
-        purge_interval: Duration::from_secs(60),
+        schedule_interval: None,
         shutdown_timeout: Duration::from_secs(5),
     }
 }
@@ -509,4 +509,106 @@ async fn a_sleeping_runner_is_woken_by_notify_not_by_polling() {
         "woken by NOTIFY, not the 120 s poll"
     );
     runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_slot_fires_once_with_two_schedulers_ticking() {
+    use everreach_jobs::scheduler::{self, Schedule};
+    let db = TestDb::new().await;
+    let schedule = Schedule::new(
+        "report.hourly",
+        "0 * * * *",
+        "Europe/Berlin",
+        json!({"kind": "hourly"}),
+    )
+    .unwrap();
+    scheduler::register(&db.app, &schedule).await.unwrap();
+    // The last slot fired was three hours ago: one slot (the latest) is due.
+    sqlx::query(
+        "UPDATE job_schedules SET last_slot = date_trunc('hour', now()) - interval '3 hours'",
+    )
+    .execute(&db.app)
+    .await
+    .unwrap();
+    let now = chrono::Utc::now();
+    let (a, b) = tokio::join!(scheduler::tick(&db.app, now), scheduler::tick(&db.app, now));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "one of the two fired the slot");
+    let again = scheduler::tick(&db.app, now).await.unwrap();
+    assert_eq!(again, 0, "a fired slot does not fire again");
+    let sent: Vec<Value> = sqlx::query_scalar("SELECT data FROM jobs WHERE name = 'report.hourly'")
+        .fetch_all(&db.app)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["data"]["kind"], "hourly");
+    let slot: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(sent[0]["slot"].clone()).unwrap();
+    assert_eq!(slot.timestamp() % 3600, 0, "a slot on the hour");
+    assert!(now - slot < chrono::Duration::hours(1));
+}
+
+#[tokio::test]
+async fn bad_schedules_are_refused_with_the_reason() {
+    use everreach_jobs::scheduler::Schedule;
+    let err = Schedule::new("q", "every hour", "UTC", json!(null))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("five"), "{err}");
+    let err = Schedule::new("q", "0 * * * *", "Mars/Olympus", json!(null))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("IANA"), "{err}");
+}
+
+#[tokio::test]
+async fn upkeep_keeps_partitions_three_months_ahead_and_purges() {
+    use everreach_jobs::maintenance;
+    let db = TestDb::new().await;
+    // Drop next months' partitions (as if upkeep had not run for a while); emails'
+    // are referenced by foreign keys and stay.
+    for table in ["events", "content_performance", "analytics.events"] {
+        for months in 1..=3 {
+            let name: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT '{table}_' || to_char(date_trunc('month', now()) + interval '{months} months', 'YYYY_MM')"
+            )))
+            .fetch_one(&db.admin)
+            .await
+            .unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}")))
+                .execute(&db.admin)
+                .await
+                .unwrap();
+        }
+    }
+    let created = maintenance::upkeep_partitions(&db.app).await.unwrap();
+    assert!(created >= 9, "created {created}");
+    for months in 1..=3 {
+        for table in [
+            "public.emails",
+            "public.events",
+            "public.content_performance",
+            "analytics.events",
+            "analytics.performance_metrics",
+        ] {
+            let exists: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT to_regclass('{table}_' || to_char(date_trunc('month', now()) + interval '{months} months', 'YYYY_MM')) IS NOT NULL"
+            )))
+            .fetch_one(&db.app)
+            .await
+            .unwrap();
+            assert!(exists, "{table} has no partition {months} months ahead");
+        }
+    }
+    sqlx::query("INSERT INTO cache (key, value, expires_at) VALUES ('old', '1', now() - interval '1 minute'), ('fresh', '2', now() + interval '1 hour')")
+        .execute(&db.app)
+        .await
+        .unwrap();
+    assert_eq!(maintenance::purge_cache(&db.app).await.unwrap(), 1);
+    maintenance::schedule(&db.app).await.unwrap();
+    let schedules: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM job_schedules WHERE name LIKE 'maintenance.%'")
+            .fetch_one(&db.app)
+            .await
+            .unwrap();
+    assert_eq!(schedules, 3);
 }

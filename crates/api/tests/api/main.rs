@@ -9,5 +9,6 @@ mod accounts;
 mod company;
 mod conventions;
 mod helpers;
+mod jobs;
 mod openapi;
 mod resources;

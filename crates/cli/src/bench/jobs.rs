@@ -172,7 +172,14 @@ async fn drain_with_runner(pool: &PgPool, queue: &str, n: u64) -> anyhow::Result
         }),
     )?;
     let started = Instant::now();
-    let runner = Runner::start(pool.clone(), registry, RunnerOptions::default());
+    let runner = Runner::start(
+        pool.clone(),
+        registry,
+        RunnerOptions {
+            schedule_interval: None,
+            ..RunnerOptions::default()
+        },
+    );
     let deadline = started + Duration::from_secs(600);
     while handled.load(Ordering::Relaxed) < n {
         if Instant::now() > deadline {

@@ -9,6 +9,7 @@
 //! jobs sit in the `jobs_queue` partition, finished ones in `jobs_history`, so history
 //! never slows fetching.
 
+pub mod admin;
 pub mod model;
 pub mod store;
 

@@ -234,35 +234,7 @@ async fn finish(
 /// Fails active jobs: each goes to `retry` after its backoff while retries remain,
 /// else to `failed`; the error is kept in `output`.
 pub async fn fail(pool: &PgPool, failed: &[(Uuid, String)]) -> Result<u64, sqlx::Error> {
-    if failed.is_empty() {
-        return Ok(0);
-    }
-    let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
-    let errors: Vec<Value> = failed
-        .iter()
-        .map(|f| serde_json::json!({ "error": f.1 }))
-        .collect();
-    let retried = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE jobs j SET state = 'retry', start_after = now() + {BACKOFF},
-                retry_count = coalesce(j.retry_count, 0) + 1, output = o.output
-          FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)
-         WHERE j.state = 'active' AND j.id = o.id AND coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0)"
-    )))
-    .bind(&ids)
-    .bind(&errors)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let failed = finish(
-        pool,
-        "coalesce(j.retry_count, 0) >= coalesce(j.retry_limit, 0)",
-        "'failed'",
-        "m.err",
-        &ids,
-        &errors,
-    )
-    .await?;
-    Ok(retried + failed)
+    retry_or_finish(pool, failed, "true", "'failed'").await
 }
 
 /// Active jobs past their `expire_in` (their worker died or hangs): retried like a
@@ -274,31 +246,56 @@ pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
     )
     .fetch_all(pool)
     .await?;
-    if due.is_empty() {
+    // Only jobs still overdue at the moment of the change are touched (one may have
+    // completed in between).
+    retry_or_finish(
+        pool,
+        &due,
+        "j.started_on + j.expire_in < now()",
+        "'expired'",
+    )
+    .await
+}
+
+/// The active jobs among `jobs` that match `filter` go to `retry` (after their
+/// backoff) while retries remain, else to history as `terminal`; `output` keeps the
+/// error either way.
+async fn retry_or_finish(
+    pool: &PgPool,
+    jobs: &[(Uuid, String)],
+    filter: &str,
+    terminal: &str,
+) -> Result<u64, sqlx::Error> {
+    if jobs.is_empty() {
         return Ok(0);
     }
-    // Only jobs still overdue at the moment of the change are touched (a job may
-    // have completed in between).
-    let ids: Vec<Uuid> = due.iter().map(|d| d.0).collect();
-    let errors: Vec<Value> = due
+    let ids: Vec<Uuid> = jobs.iter().map(|f| f.0).collect();
+    let errors: Vec<Value> = jobs
         .iter()
-        .map(|d| serde_json::json!({ "error": d.1 }))
+        .map(|f| serde_json::json!({ "error": f.1 }))
         .collect();
-    let overdue = "j.started_on + j.expire_in < now()";
+    let retries_left = "coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0)";
     let retried = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE jobs j SET state = 'retry', start_after = now() + {BACKOFF},
                 retry_count = coalesce(j.retry_count, 0) + 1, output = o.output
           FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, output)
-         WHERE j.state = 'active' AND j.id = o.id AND {overdue} AND coalesce(j.retry_count, 0) < coalesce(j.retry_limit, 0)"
+         WHERE j.state = 'active' AND j.id = o.id AND {filter} AND {retries_left}"
     )))
     .bind(&ids)
     .bind(&errors)
     .execute(pool)
     .await?
     .rows_affected();
-    let filter = format!("{overdue} AND coalesce(j.retry_count, 0) >= coalesce(j.retry_limit, 0)");
-    let expired = finish(pool, &filter, "'expired'", "m.err", &ids, &errors).await?;
-    Ok(retried + expired)
+    let finished = finish(
+        pool,
+        &format!("{filter} AND NOT ({retries_left})"),
+        terminal,
+        "m.err",
+        &ids,
+        &errors,
+    )
+    .await?;
+    Ok(retried + finished)
 }
 
 /// Cancels a job that has not finished; false when there is none such.

@@ -102,3 +102,65 @@ async fn log_event_stores_the_event_and_notifies_listeners_on_commit() {
     assert_eq!(payload["type"], "contact.created");
     assert_eq!(payload["entity_id"], entity.to_string());
 }
+
+#[tokio::test]
+async fn the_cache_keeps_values_until_their_ttl() {
+    use everreach_core::platform::cache;
+    let db = TestDb::new().await;
+    let key = cache::tenant_key(
+        uuid::Uuid::nil(),
+        &["analytics", "performance", "c1", "instagram"],
+    );
+    assert_eq!(
+        cache::get::<serde_json::Value>(&db.app, &key)
+            .await
+            .unwrap(),
+        None
+    );
+    cache::set(
+        &db.app,
+        &key,
+        &serde_json::json!({"views": 10}),
+        Some(std::time::Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let hit: serde_json::Value = cache::get(&db.app, &key).await.unwrap().unwrap();
+    assert_eq!(hit["views"], 10);
+    cache::set(
+        &db.app,
+        "short",
+        &1,
+        Some(std::time::Duration::from_millis(1)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(
+        cache::get::<i32>(&db.app, "short").await.unwrap(),
+        None,
+        "expired"
+    );
+    let mut calls = 0;
+    for _ in 0..2 {
+        let v: i32 = cache::get_or_compute(
+            &db.app,
+            "computed",
+            std::time::Duration::from_secs(60),
+            || {
+                calls += 1;
+                async { Ok::<_, cache::CacheError>(42) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(v, 42);
+    }
+    assert_eq!(calls, 1, "computed once, then served from the cache");
+    assert!(
+        cache::set(&db.app, &"k".repeat(256), &1, None)
+            .await
+            .is_err()
+    );
+    assert!(cache::delete(&db.app, &key).await.unwrap());
+}

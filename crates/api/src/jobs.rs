@@ -1,0 +1,167 @@
+//! `/api/v1/jobs`: a company admin's view of the background jobs acting for the
+//! company's members, with retry and cancel. Installation-wide jobs (maintenance)
+//! are the operator's, through `everreach jobs`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use everreach_core::db::tenant;
+use everreach_core::jobs::admin::{self, JobFilter, JobRow, STATES};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, Problem};
+
+pub fn signed_in_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(retry))
+        .routes(routes!(cancel))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsQuery {
+    /// Queue name.
+    queue: Option<String>,
+    /// created, retry, active, completed, expired, cancelled or failed.
+    state: Option<String>,
+    cursor: Option<String>,
+    /// 1 to 500, default 50.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobsPage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<JobRow>,
+    next_cursor: Option<String>,
+}
+
+/// The company's jobs, newest first (admins only).
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobsQuery),
+    responses((status = 200, body = JobsPage, description = "A page"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 422, body = Problem, description = "An invalid filter")))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<JobsQuery>,
+) -> ApiResult<Json<JobsPage>> {
+    user.require_admin()?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "/limit",
+            "must be a whole number from 1 to 500",
+        ));
+    }
+    if let Some(s) = &q.state
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(
+            "/state",
+            format!("must be one of {}", STATES.join(", ")),
+        ));
+    }
+    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = JobFilter {
+        name: q.queue,
+        state: q.state,
+        company_id: Some(user.company_id),
+        before,
+    };
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let items = admin::list(&mut tx, &filter, limit).await?;
+    tx.commit().await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| {
+            items.last().and_then(|j| {
+                j.created_on
+                    .map(|t| URL_SAFE_NO_PAD.encode(format!("{}|{}", t.to_rfc3339(), j.id)))
+            })
+        })
+        .flatten();
+    Ok(Json(JobsPage { items, next_cursor }))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((
+        DateTime::parse_from_rfc3339(at)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc),
+        Uuid::parse_str(id).map_err(|_| bad())?,
+    ))
+}
+
+async fn own_job(state: &AppState, user: &CurrentUser, id: &str) -> ApiResult<Uuid> {
+    user.require_admin()?;
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let found = admin::find(&mut tx, id, Some(user.company_id)).await?;
+    tx.commit().await?;
+    found.map(|j| j.id).ok_or(ApiError::NotFound)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobOut {
+    #[schema(value_type = Object)]
+    job: JobRow,
+}
+
+async fn reread(state: &AppState, user: &CurrentUser, id: Uuid) -> ApiResult<Json<JobOut>> {
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let job = admin::find(&mut tx, id, Some(user.company_id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(Json(JobOut { job }))
+}
+
+/// Puts a failed, expired or cancelled job back in its queue.
+#[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = Uuid, Path)),
+    responses((status = 200, body = JobOut, description = "Queued again"), (status = 404, body = Problem, description = "No such job of your company"),
+              (status = 409, body = Problem, description = "The job has not finished")))]
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobOut>> {
+    let id = own_job(&state, &user, &id).await?;
+    if !everreach_core::jobs::retry(&state.db.app, id).await? {
+        return Err(ApiError::Conflict {
+            field: None,
+            detail: "only a failed, expired or cancelled job can be retried".into(),
+        });
+    }
+    reread(&state, &user, id).await
+}
+
+/// Cancels a job that has not finished.
+#[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = Uuid, Path)),
+    responses((status = 200, body = JobOut, description = "Cancelled"), (status = 404, body = Problem, description = "No such job of your company"),
+              (status = 409, body = Problem, description = "The job has finished")))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobOut>> {
+    let id = own_job(&state, &user, &id).await?;
+    if !everreach_core::jobs::cancel(&state.db.app, id).await? {
+        return Err(ApiError::Conflict {
+            field: None,
+            detail: "a finished job cannot be cancelled".into(),
+        });
+    }
+    reread(&state, &user, id).await
+}
