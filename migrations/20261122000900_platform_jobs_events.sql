@@ -100,11 +100,13 @@ BEGIN
     VALUES (p_user_id, p_entity_type, p_entity_id, p_event_type, p_payload, p_metadata)
     RETURNING id INTO v_event_id;
 
-    -- Notify listeners
+    -- Notify listeners (002's payload, plus the tenant, so a process can route the
+    -- event to that user's live streams without reading it back first)
     PERFORM pg_notify('events', json_build_object(
         'id', v_event_id,
         'type', p_event_type,
-        'entity_id', p_entity_id
+        'entity_id', p_entity_id,
+        'user_id', p_user_id
     )::text);
 
     RETURN v_event_id;

@@ -21,9 +21,9 @@ use crate::error::{ApiError, ApiResult, Problem};
 
 pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(retry))
-        .routes(routes!(cancel))
+        .routes(routes!(list_jobs))
+        .routes(routes!(retry_job))
+        .routes(routes!(cancel_job))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,7 +49,7 @@ pub struct JobsPage {
 #[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobsQuery),
     responses((status = 200, body = JobsPage, description = "A page"), (status = 403, body = Problem, description = "Not an admin"),
               (status = 422, body = Problem, description = "An invalid filter")))]
-pub(crate) async fn list(
+pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(q): Query<JobsQuery>,
@@ -132,7 +132,7 @@ async fn reread(state: &AppState, user: &CurrentUser, id: Uuid) -> ApiResult<Jso
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = Uuid, Path)),
     responses((status = 200, body = JobOut, description = "Queued again"), (status = 404, body = Problem, description = "No such job of your company"),
               (status = 409, body = Problem, description = "The job has not finished")))]
-pub(crate) async fn retry(
+pub(crate) async fn retry_job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -151,7 +151,7 @@ pub(crate) async fn retry(
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = Uuid, Path)),
     responses((status = 200, body = JobOut, description = "Cancelled"), (status = 404, body = Problem, description = "No such job of your company"),
               (status = 409, body = Problem, description = "The job has finished")))]
-pub(crate) async fn cancel(
+pub(crate) async fn cancel_job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

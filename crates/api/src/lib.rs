@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod auth;
 pub mod company;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod jobs;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub resources: Resources,
     pub limits: Arc<RateLimiter>,
     pub metrics: Arc<observe::Metrics>,
+    pub events: events::EventHub,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
         limits: Limits,
     ) -> Result<AppState, sqlx::Error> {
         let catalog = Arc::new(Catalog::load(&db.admin).await?);
+        let hub = events::EventHub::start(db.app.clone());
         Ok(AppState {
             accounts: Accounts::new(db.app.clone()),
             companies: Companies::new(db.app.clone()),
@@ -59,6 +62,7 @@ impl AppState {
             db,
             limits: Arc::new(RateLimiter::new(limits)),
             metrics: Arc::default(),
+            events: hub,
         })
     }
 }
@@ -76,7 +80,8 @@ fn routes(
         .merge(guard_signed_in(
             accounts::signed_in_routes()
                 .merge(company::signed_in_routes())
-                .merge(jobs::signed_in_routes()),
+                .merge(jobs::signed_in_routes())
+                .merge(events::signed_in_routes()),
         ))
         .merge(guard_public(
             accounts::public_routes().merge(company::public_routes()),

@@ -18,6 +18,7 @@ use crate::error::{FieldError, Problem};
     tags((name = "auth", description = "Sign-up, sign-in, sessions"), (name = "me", description = "The signed-in user"),
          (name = "company", description = "The company, its members and audit log"),
          (name = "jobs", description = "Background jobs acting for the company"),
+         (name = "events", description = "Domain events: the event store, listed and streamed"),
          (name = "ops", description = "Health, readiness, metrics"))
 )]
 pub struct ApiDoc;

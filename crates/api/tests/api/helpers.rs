@@ -124,6 +124,11 @@ impl TestApp {
         self.raw(request).await
     }
 
+    /// The response itself, body unread (for streams).
+    pub async fn open(&self, request: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     pub async fn raw(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();

@@ -8,6 +8,7 @@
 mod accounts;
 mod company;
 mod conventions;
+mod events;
 mod helpers;
 mod jobs;
 mod openapi;

@@ -42,6 +42,15 @@ async fn every_documented_path_is_routed_and_the_document_is_served() {
     let app = TestApp::spawn().await;
     let document = serde_json::to_value(document().await).unwrap();
     let paths = document["paths"].as_object().unwrap();
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "operation ids must be unique");
     assert!(paths.len() >= 11 + 2 * 48, "{} paths", paths.len());
     for (path, item) in paths {
         let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");

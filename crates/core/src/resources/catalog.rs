@@ -7,7 +7,8 @@ use sqlx::{PgPool, Row};
 
 /// `(API path segment, schema, table)` of every table exposed as a resource: the seed
 /// tables a user owns. Credentials (sessions, API tokens, verification links) and the
-/// Message-ID dedupe table have endpoints of their own or none.
+/// Message-ID dedupe table have endpoints of their own or none; so has the event store
+/// (`public.events`, append-only through `log_event()`, read at `/api/v1/events`).
 pub const RESOURCES: &[(&str, &str, &str)] = &[
     // people graph (000)
     ("people", "public", "people"),
@@ -49,7 +50,6 @@ pub const RESOURCES: &[(&str, &str, &str)] = &[
     ("ai-messages", "public", "ai_messages"),
     ("ai-agents", "public", "ai_agents"),
     ("agent-executions", "public", "agent_executions"),
-    ("events", "public", "events"),
     ("contact-stats", "public", "contact_stats"),
     ("user-analytics", "public", "user_analytics"),
     ("enrichments", "public", "enrichments"),

@@ -1,0 +1,235 @@
+//! `/api/v1/events` (the signed-in user's domain events, newest first, filtered by
+//! entity, type and time) and `/api/v1/events/stream` (the same, live, as
+//! Server-Sent Events; resumable with `Last-Event-ID`).
+//!
+//! One LISTEN connection per process feeds a broadcast channel ([`EventHub`]); each
+//! stream takes the announcements of its own user and reads the event through that
+//! user's tenant transaction, so a stream never shows another tenant's event.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use everreach_core::db::tenant;
+use everreach_core::platform::events::{self, Announced, Event, EventFilter};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::sync::{broadcast, mpsc};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, Problem};
+
+/// The process's one subscription to channel `events`.
+#[derive(Debug, Clone)]
+pub struct EventHub {
+    sender: broadcast::Sender<Announced>,
+}
+
+impl EventHub {
+    /// Starts listening (a task that lives as long as the process).
+    pub fn start(pool: PgPool) -> EventHub {
+        let (sender, _) = broadcast::channel(4096);
+        let tx = sender.clone();
+        tokio::spawn(async move {
+            events::listen(&pool, move |a| {
+                let _ = tx.send(a); // nobody listening is fine
+                true
+            })
+            .await;
+        });
+        EventHub { sender }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Announced> {
+        self.sender.subscribe()
+    }
+}
+
+pub fn signed_in_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(stream_events))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    entity_type: Option<String>,
+    entity_id: Option<Uuid>,
+    event_type: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Only events before this time (RFC 3339).
+    until: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    /// 1 to 500, default 50.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsPage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Event>,
+    next_cursor: Option<String>,
+}
+
+/// The signed-in user's events, newest first.
+#[utoipa::path(get, path = "/events", tag = "events", params(EventsQuery),
+    responses((status = 200, body = EventsPage, description = "A page"), (status = 422, body = Problem, description = "An invalid filter")))]
+pub(crate) async fn list_events(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Json<EventsPage>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "/limit",
+            "must be a whole number from 1 to 500",
+        ));
+    }
+    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = EventFilter {
+        entity_type: q.entity_type,
+        entity_id: q.entity_id,
+        event_type: q.event_type,
+        since: q.since,
+        until: q.until,
+        before,
+    };
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let items = events::list(&mut tx, user.id, &filter, limit).await?;
+    tx.commit().await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| {
+            items
+                .last()
+                .map(|e| URL_SAFE_NO_PAD.encode(format!("{}|{}", e.created_at.to_rfc3339(), e.id)))
+        })
+        .flatten();
+    Ok(Json(EventsPage { items, next_cursor }))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((
+        DateTime::parse_from_rfc3339(at)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc),
+        Uuid::parse_str(id).map_err(|_| bad())?,
+    ))
+}
+
+/// The signed-in user's events as they happen (Server-Sent Events: `id` is the event
+/// id, `event` its type, `data` the event as JSON). Reconnect with `Last-Event-ID`
+/// to receive what was missed first.
+#[utoipa::path(get, path = "/events/stream", tag = "events",
+    params(("Last-Event-ID" = Option<String>, Header, description = "resume after this event")),
+    responses((status = 200, content_type = "text/event-stream", description = "The stream")))]
+pub(crate) async fn stream_events(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::parse_str(v.trim()).ok());
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let live = state.events.subscribe();
+    let (tx, mut rx) = mpsc::channel::<SseEvent>(64);
+    tokio::spawn(feed(state.db.app.clone(), user.id, last, live, tx));
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)));
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn sse(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(event.event_type.clone())
+        .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+/// Sends the backlog after `last`, then each live event of `user_id`, until the client
+/// goes away.
+async fn feed(
+    pool: PgPool,
+    user_id: Uuid,
+    last: Option<Uuid>,
+    mut live: broadcast::Receiver<Announced>,
+    out: mpsc::Sender<SseEvent>,
+) {
+    let mut sent: HashSet<Uuid> = HashSet::new();
+    let mut last_sent = last;
+    if let Some(after) = last
+        && let Ok(backlog) = read_after(&pool, user_id, after).await
+    {
+        for event in backlog {
+            last_sent = Some(event.id);
+            sent.insert(event.id);
+            if out.send(sse(&event)).await.is_err() {
+                return;
+            }
+        }
+    }
+    loop {
+        let announced = tokio::select! {
+            a = live.recv() => a,
+            _ = out.closed() => return,
+        };
+        let events = match announced {
+            Ok(a) if a.user_id == user_id && !sent.contains(&a.id) => {
+                match read_one(&pool, user_id, a.id).await {
+                    Ok(Some(e)) => vec![e],
+                    _ => continue,
+                }
+            }
+            Ok(_) => continue,
+            // Fell behind the broadcast: read what was missed from the table.
+            Err(broadcast::error::RecvError::Lagged(_)) => match last_sent {
+                Some(after) => read_after(&pool, user_id, after).await.unwrap_or_default(),
+                None => continue,
+            },
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        for event in events {
+            last_sent = Some(event.id);
+            sent.insert(event.id);
+            if out.send(sse(&event)).await.is_err() {
+                return;
+            }
+        }
+        if sent.len() > 10_000 {
+            sent.clear();
+        }
+    }
+}
+
+async fn read_one(pool: &PgPool, user_id: Uuid, id: Uuid) -> Result<Option<Event>, sqlx::Error> {
+    let mut tx = tenant::begin(pool, user_id).await?;
+    let event = events::get(&mut tx, user_id, id).await?;
+    tx.commit().await?;
+    Ok(event)
+}
+
+async fn read_after(pool: &PgPool, user_id: Uuid, after: Uuid) -> Result<Vec<Event>, sqlx::Error> {
+    let mut tx = tenant::begin(pool, user_id).await?;
+    let events = events::after(&mut tx, user_id, after, 1000).await?;
+    tx.commit().await?;
+    Ok(events)
+}
