@@ -70,6 +70,7 @@ impl Database {
         PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
             .connect_with(target.admin_options()?)
             .await
             .map_err(|e| unreachable_error(target, e))
@@ -79,10 +80,14 @@ impl Database {
     /// becomes the app role with `SET ROLE`, so it never acts with the owner's rights.
     pub async fn connect_app(target: &DbTarget) -> Result<PgPool, DbError> {
         let (opts, set_role) = target.app_options()?;
+        // No ping before handing out a connection: it doubles the round trips of every
+        // short query. A connection that died is found by its next query, which fails
+        // once (and the pool drops it).
         let mut pool = PgPoolOptions::new()
             .max_connections(32)
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false);
         if set_role {
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {
