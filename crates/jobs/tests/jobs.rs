@@ -612,3 +612,45 @@ async fn upkeep_keeps_partitions_three_months_ahead_and_purges() {
             .unwrap();
     assert_eq!(schedules, 3);
 }
+
+#[tokio::test]
+async fn events_enqueue_their_subscribers_jobs_in_the_same_transaction() {
+    use everreach_core::db::tenant;
+    use everreach_core::platform::events;
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    events::subscribe(&db.app, "insights.recompute", "person_event.%", true)
+        .await
+        .unwrap();
+    let person = Uuid::new_v4();
+    let log = |event_type: &'static str, entity: Uuid, commit: bool| {
+        let pool = db.app.clone();
+        async move {
+            let mut tx = tenant::begin(&pool, alice).await.unwrap();
+            events::log(&mut tx, alice, "person", entity, event_type, &json!({}))
+                .await
+                .unwrap();
+            if commit {
+                tx.commit().await.unwrap();
+            }
+        }
+    };
+    log("person_event.created", person, true).await;
+    log("person_event.created", person, true).await; // same person: deduplicated
+    log("person_event.created", Uuid::new_v4(), true).await;
+    log("contact.updated", person, true).await; // not subscribed
+    log("person_event.created", Uuid::new_v4(), false).await; // rolled back
+    let jobs: Vec<(Value, Option<Uuid>)> = sqlx::query_as(
+        "SELECT data, user_id FROM jobs WHERE name = 'insights.recompute' ORDER BY created_on",
+    )
+    .fetch_all(&db.app)
+    .await
+    .unwrap();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_eq!(jobs[0].0["entity_id"], person.to_string());
+    assert_eq!(
+        jobs[0].1,
+        Some(alice),
+        "the job acts for the event's tenant"
+    );
+}

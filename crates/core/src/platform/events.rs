@@ -154,3 +154,25 @@ pub async fn listen(pool: &PgPool, mut deliver: impl FnMut(Announced) -> bool) {
         }
     }
 }
+
+/// Subscribes `queue` to the events whose type matches `pattern` (SQL LIKE, e.g.
+/// `person_event.%`): each such event enqueues a job in the event's own transaction,
+/// carrying `event_id`, `event_type`, `entity_type`, `entity_id` and acting for the
+/// event's tenant; with `dedupe_by_entity`, one live job per entity.
+pub async fn subscribe(
+    pool: &PgPool,
+    queue: &str,
+    pattern: &str,
+    dedupe_by_entity: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO event_subscriptions (queue, event_type_pattern, dedupe_by_entity) VALUES ($1, $2, $3)
+         ON CONFLICT (queue, event_type_pattern) DO UPDATE SET dedupe_by_entity = EXCLUDED.dedupe_by_entity",
+    )
+    .bind(queue)
+    .bind(pattern)
+    .bind(dedupe_by_entity)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
