@@ -223,7 +223,8 @@ async fn start_runner(
         db.app.clone(),
         registry,
         everreach_jobs::RunnerOptions::default(),
-    ))
+    )
+    .await?)
 }
 
 async fn worker(target: everreach_core::db::DbTarget, config: Config) -> anyhow::Result<()> {

@@ -511,6 +511,9 @@ async fn worker_runs_maintenance_jobs_and_stops_on_sigterm() {
 async fn jobs_list_retry_and_cancel_from_the_command_line() {
     let db = TestDb::new().await;
     let data = scratch_dir("jobs-cli");
+    everreach_core::jobs::create_queue(&db.app, "cli.check")
+        .await
+        .unwrap();
     let mut tx = db.app.begin().await.unwrap();
     let id = everreach_core::jobs::send(
         &mut tx,

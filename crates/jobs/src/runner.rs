@@ -134,8 +134,16 @@ impl RunnerHandle {
 }
 
 impl Runner {
-    /// Starts every queue of `registry` on `pool` (the app role's pool).
-    pub fn start(pool: PgPool, registry: Registry, opts: RunnerOptions) -> RunnerHandle {
+    /// Creates the queues of `registry` and starts working them on `pool` (the app
+    /// role's pool).
+    pub async fn start(
+        pool: PgPool,
+        registry: Registry,
+        opts: RunnerOptions,
+    ) -> Result<RunnerHandle, JobError> {
+        for name in registry.queues.keys() {
+            jobs::create_queue(&pool, name).await?;
+        }
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut wakers = HashMap::new();
@@ -156,11 +164,11 @@ impl Runner {
         }
         tasks.spawn(listen(pool.clone(), wakers, stop_rx.clone()));
         tasks.spawn(sweep(pool, opts, stop_rx));
-        RunnerHandle {
+        Ok(RunnerHandle {
             stop,
             tasks,
             timeout: opts.shutdown_timeout,
-        }
+        })
     }
 }
 

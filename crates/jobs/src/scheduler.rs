@@ -57,6 +57,7 @@ impl Schedule {
 
 /// Creates or updates a schedule; a new one fires from its next slot on.
 pub async fn register(pool: &PgPool, schedule: &Schedule) -> Result<(), ScheduleError> {
+    jobs::create_queue(pool, &schedule.queue).await?;
     sqlx::query(
         "INSERT INTO job_schedules (name, cron, timezone, data, last_slot) VALUES ($1, $2, $3, $4, now())
          ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, data = EXCLUDED.data",

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 async fn send(pool: &PgPool, name: &str, data: Value, opts: &SendOptions) -> Option<Uuid> {
+    jobs::create_queue(pool, name).await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     let id = jobs::send(&mut tx, name, &data, opts).await.unwrap();
     tx.commit().await.unwrap();
@@ -66,6 +67,7 @@ async fn wait_state(pool: &PgPool, id: Uuid, want: &str) {
 #[tokio::test]
 async fn a_job_exists_only_if_its_transaction_commits() {
     let db = TestDb::new().await;
+    jobs::create_queue(&db.app, "q").await.unwrap();
     let mut tx = db.app.begin().await.unwrap();
     jobs::send(&mut tx, "q", &json!({"n": 1}), &SendOptions::default())
         .await
@@ -292,7 +294,9 @@ async fn the_runner_completes_jobs_runs_on_complete_and_survives_a_panic() {
             }),
         )
         .unwrap();
-    let runner = Runner::start(db.app.clone(), registry, fast());
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
     let panics = send(
         &db.app,
         "work",
@@ -361,8 +365,12 @@ async fn two_runners_never_run_one_job_twice() {
             .unwrap();
         registry
     };
-    let a = Runner::start(db.app.clone(), make(seen.clone()), fast());
-    let b = Runner::start(db.app.clone(), make(seen.clone()), fast());
+    let a = Runner::start(db.app.clone(), make(seen.clone()), fast())
+        .await
+        .unwrap();
+    let b = Runner::start(db.app.clone(), make(seen.clone()), fast())
+        .await
+        .unwrap();
     let mut tx = db.app.begin().await.unwrap();
     let data: Vec<Value> = (0..600).map(|n| json!({"n": n})).collect();
     assert_eq!(
@@ -408,7 +416,9 @@ async fn a_job_of_a_worker_that_died_completes_after_it_expires() {
     registry
         .register("resilient", handler(|_| async { Ok(Some(json!("done"))) }))
         .unwrap();
-    let runner = Runner::start(db.app.clone(), registry, fast());
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
     wait_state(&db.app, id, "completed").await;
     assert_eq!(state(&db.app, id).await.1, 1, "it ran again as a retry");
     runner.shutdown().await;
@@ -432,7 +442,9 @@ async fn handlers_act_in_their_jobs_tenant() {
             }),
         )
         .unwrap();
-    let runner = Runner::start(db.app.clone(), registry, fast());
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
     let id = send(&db.app, "whoami", json!({}), &SendOptions::for_user(alice))
         .await
         .unwrap();
@@ -497,7 +509,9 @@ async fn a_sleeping_runner_is_woken_by_notify_not_by_polling() {
         poll_interval: Duration::from_secs(120),
         ..fast()
     };
-    let runner = Runner::start(db.app.clone(), registry, slow_poll);
+    let runner = Runner::start(db.app.clone(), registry, slow_poll)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await; // the loops found nothing and sleep
     let started = std::time::Instant::now();
     let id = send(&db.app, "wake", json!({}), &SendOptions::default())
@@ -652,5 +666,42 @@ async fn events_enqueue_their_subscribers_jobs_in_the_same_transaction() {
         jobs[0].1,
         Some(alice),
         "the job acts for the event's tenant"
+    );
+}
+
+#[tokio::test]
+async fn sending_to_a_queue_nobody_created_is_refused() {
+    let db = TestDb::new().await;
+    let mut tx = db.app.begin().await.unwrap();
+    let err = jobs::send(
+        &mut tx,
+        "nobody.works.this",
+        &json!({}),
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no queue named \"nobody.works.this\""),
+        "{err}"
+    );
+    drop(tx);
+    let mut tx = db.app.begin().await.unwrap();
+    let err = jobs::send_many(
+        &mut tx,
+        "nobody.works.this",
+        &[json!({})],
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no queue named"), "{err}");
+    drop(tx);
+    jobs::create_queue(&db.app, "works.now").await.unwrap();
+    assert!(
+        send(&db.app, "works.now", json!({}), &SendOptions::default())
+            .await
+            .is_some()
     );
 }

@@ -419,8 +419,11 @@ fn spawn_server(
     // PostgreSQL's defaults suit a shared host; this server is EverReach's own. Give it
     // an eighth of the memory for its cache (128 MiB to 1 GiB) and room for WAL, so a
     // burst of writes does not force checkpoints mid-burst.
-    cmd.arg("-c")
-        .arg(format!("shared_buffers={}MB", shared_buffers_mb()));
+    // (Throwaway test clusters keep the small default: many run side by side.)
+    if !opts.durability_off {
+        cmd.arg("-c")
+            .arg(format!("shared_buffers={}MB", shared_buffers_mb()));
+    }
     cmd.args([
         "-c",
         "max_wal_size=4GB",

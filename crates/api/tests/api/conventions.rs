@@ -248,6 +248,9 @@ async fn request_ids_are_echoed_and_metrics_count_routes() {
         "{text}"
     );
     assert!(text.contains("everreach_db_pool_connections"), "{text}");
+    everreach_core::jobs::create_queue(&app.db.app, "metrics.check")
+        .await
+        .unwrap();
     let mut tx = app.db.app.begin().await.unwrap();
     everreach_core::jobs::send(&mut tx, "metrics.check", &json!({}), &Default::default())
         .await

@@ -9,6 +9,9 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 
 async fn failed_job(app: &TestApp, user: Uuid) -> Uuid {
+    jobs::create_queue(&app.db.app, "insights.recompute")
+        .await
+        .unwrap();
     let mut tx = app.db.app.begin().await.unwrap();
     let opts = SendOptions {
         retry_limit: 0,

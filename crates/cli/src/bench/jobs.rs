@@ -45,6 +45,13 @@ pub async fn run(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     let queue = format!("bench.{tag}");
     let n = opts.jobs;
 
+    for q in [
+        queue.clone(),
+        format!("{queue}.send"),
+        format!("{queue}.loop"),
+    ] {
+        jobs::create_queue(&pool, &q).await?;
+    }
     let enqueue = enqueue_bulk(&pool, &queue, n).await?;
     settle(&db.admin).await?;
     let drain = drain_with_runner(&pool, &queue, n).await?;
@@ -94,6 +101,11 @@ pub async fn run(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     }
     sqlx::query("DELETE FROM jobs WHERE name LIKE $1")
         .bind(format!("{queue}%"))
+        .execute(&db.admin)
+        .await?;
+    sqlx::query("DELETE FROM job_queues WHERE name LIKE $1 OR name LIKE $2")
+        .bind(format!("{queue}%"))
+        .bind(format!("__state__completed__{queue}%"))
         .execute(&db.admin)
         .await?;
 
@@ -179,7 +191,8 @@ async fn drain_with_runner(pool: &PgPool, queue: &str, n: u64) -> anyhow::Result
             schedule_interval: None,
             ..RunnerOptions::default()
         },
-    );
+    )
+    .await?;
     let deadline = started + Duration::from_secs(600);
     while handled.load(Ordering::Relaxed) < n {
         if Instant::now() > deadline {

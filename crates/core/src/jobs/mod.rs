@@ -15,5 +15,6 @@ pub mod store;
 
 pub use model::{Job, JobError, SendOptions};
 pub use store::{
-    cancel, complete, expire, fail, fetch, purge, queue_depth, retry, send, send_many, send_now,
+    cancel, complete, create_queue, expire, fail, fetch, purge, queue_depth, retry, send,
+    send_many, send_now,
 };

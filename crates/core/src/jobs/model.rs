@@ -19,6 +19,10 @@ pub enum JobError {
     PayloadTooLarge { name: String, size: usize },
     #[error("{0}")]
     BadOption(String),
+    #[error(
+        "no queue named {0:?}: queues are created by the code that works them (jobs::create_queue)"
+    )]
+    UnknownQueue(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }

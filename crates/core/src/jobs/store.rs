@@ -44,8 +44,9 @@ fn send_sql(on_conflict: &str) -> String {
         "WITH ins AS (
             INSERT INTO jobs (id, name, data, priority, start_after, singleton_key, retry_limit, retry_delay,
                               retry_backoff, expire_in, keep_until, on_complete, user_id)
-            VALUES ($13, $1, $2, $3, coalesce($4, now()), $5, $6, $7, $8, make_interval(secs => $9),
-                    now() + make_interval(days => $10), $11, $12)
+            SELECT $13, $1, $2, $3, coalesce($4, now()), $5, $6, $7, $8, make_interval(secs => $9),
+                   now() + make_interval(days => $10), $11, $12
+              FROM job_queues q WHERE q.name = $1
             {on_conflict}
             RETURNING id)
          SELECT id FROM ins LEFT JOIN LATERAL {WAKE_IF_IDLE} ON true"
@@ -93,9 +94,36 @@ pub async fn send(
         .bind(opts.on_complete)
         .bind(opts.user_id)
         .bind(Uuid::now_v7())
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
+    if id.is_none() && !queue_exists(conn, name).await? {
+        return Err(JobError::UnknownQueue(name.to_string()));
+    }
     Ok(id)
+}
+
+async fn queue_exists(conn: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_queues WHERE name = $1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+}
+
+/// Creates a queue (and its completion queue); does nothing if it exists.
+pub async fn create_queue(pool: &PgPool, name: &str) -> Result<(), JobError> {
+    check_name(name)?;
+    let completion = super::model::completion_queue(name);
+    let completion = if completion.len() <= 100 {
+        completion
+    } else {
+        name.to_string()
+    };
+    sqlx::query("INSERT INTO job_queues (name) VALUES ($1), ($2) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .bind(completion)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Enqueues one job on its own (autocommit, one round trip), for callers that are not
@@ -135,6 +163,7 @@ pub async fn send_many(
             SELECT i, $1, d, $3, coalesce($4, now()), $5, $6, $7, make_interval(secs => $8),
                    now() + make_interval(days => $9), $10, $11
             FROM unnest($2::jsonb[], $12::uuid[]) AS u(d, i)
+            WHERE EXISTS (SELECT 1 FROM job_queues q WHERE q.name = $1)
             RETURNING id)
          SELECT count(*) FROM ins LEFT JOIN LATERAL {WAKE_IF_IDLE} ON true"
     )))
@@ -150,9 +179,12 @@ pub async fn send_many(
     .bind(opts.on_complete)
     .bind(opts.user_id)
     .bind(data.iter().map(|_| Uuid::now_v7()).collect::<Vec<Uuid>>())
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?
     .unwrap_or(0);
+    if created == 0 && !data.is_empty() && !queue_exists(conn, name).await? {
+        return Err(JobError::UnknownQueue(name.to_string()));
+    }
     Ok(created as u64)
 }
 

@@ -164,7 +164,8 @@ pub async fn subscribe(
     queue: &str,
     pattern: &str,
     dedupe_by_entity: bool,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), crate::jobs::JobError> {
+    crate::jobs::create_queue(pool, queue).await?;
     sqlx::query(
         "INSERT INTO event_subscriptions (queue, event_type_pattern, dedupe_by_entity) VALUES ($1, $2, $3)
          ON CONFLICT (queue, event_type_pattern) DO UPDATE SET dedupe_by_entity = EXCLUDED.dedupe_by_entity",
