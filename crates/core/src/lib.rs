@@ -14,6 +14,7 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod people;
 pub mod platform;
 pub mod resources;
 pub mod secrets;
