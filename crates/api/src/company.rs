@@ -6,9 +6,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use everreach_core::accounts::company::{Access, AuditEntry, Company, Member};
 use everreach_core::accounts::{Email, Password, Role, SubscriptionTier};
 use serde::{Deserialize, Serialize};
@@ -216,32 +213,12 @@ pub(crate) async fn audit_log(
             "must be a whole number from 1 to 500",
         ));
     }
-    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
     let items = state
         .companies
         .audit_log(&user.principal(), before, limit)
         .await?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| {
-            items
-                .last()
-                .and_then(|e| e.timestamp.map(|t| encode_cursor(t, e.id)))
-        })
-        .flatten();
+    let next_cursor =
+        crate::cursor::next(&items, i64::from(limit), |e| e.timestamp.map(|t| (t, e.id)));
     Ok(Json(AuditPage { items, next_cursor }))
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
-}
-
-fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    let at = DateTime::parse_from_rfc3339(at)
-        .map_err(|_| bad())?
-        .with_timezone(&Utc);
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }

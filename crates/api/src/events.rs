@@ -14,8 +14,6 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use everreach_core::db::tenant;
 use everreach_core::platform::events::{self, Announced, Event, EventFilter};
@@ -100,7 +98,7 @@ pub(crate) async fn list_events(
             "must be a whole number from 1 to 500",
         ));
     }
-    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
     let filter = EventFilter {
         entity_type: q.entity_type,
         entity_id: q.entity_id,
@@ -112,27 +110,8 @@ pub(crate) async fn list_events(
     let mut tx = tenant::begin(&state.db.app, user.id).await?;
     let items = events::list(&mut tx, user.id, &filter, limit).await?;
     tx.commit().await?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| {
-            items
-                .last()
-                .map(|e| URL_SAFE_NO_PAD.encode(format!("{}|{}", e.created_at.to_rfc3339(), e.id)))
-        })
-        .flatten();
+    let next_cursor = crate::cursor::next(&items, limit, |e| Some((e.created_at, e.id)));
     Ok(Json(EventsPage { items, next_cursor }))
-}
-
-fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok((
-        DateTime::parse_from_rfc3339(at)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        Uuid::parse_str(id).map_err(|_| bad())?,
-    ))
 }
 
 /// The signed-in user's events as they happen (Server-Sent Events: `id` is the event

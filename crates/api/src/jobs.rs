@@ -4,9 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use everreach_core::db::tenant;
 use everreach_core::jobs::admin::{self, JobFilter, JobRow, STATES};
 use serde::{Deserialize, Serialize};
@@ -70,7 +67,7 @@ pub(crate) async fn list_jobs(
             format!("must be one of {}", STATES.join(", ")),
         ));
     }
-    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
     let filter = JobFilter {
         name: q.queue,
         state: q.state,
@@ -80,28 +77,8 @@ pub(crate) async fn list_jobs(
     let mut tx = tenant::begin(&state.db.app, user.id).await?;
     let items = admin::list(&mut tx, &filter, limit).await?;
     tx.commit().await?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| {
-            items.last().and_then(|j| {
-                j.created_on
-                    .map(|t| URL_SAFE_NO_PAD.encode(format!("{}|{}", t.to_rfc3339(), j.id)))
-            })
-        })
-        .flatten();
+    let next_cursor = crate::cursor::next(&items, limit, |j| j.created_on.map(|t| (t, j.id)));
     Ok(Json(JobsPage { items, next_cursor }))
-}
-
-fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok((
-        DateTime::parse_from_rfc3339(at)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        Uuid::parse_str(id).map_err(|_| bad())?,
-    ))
 }
 
 async fn own_job(state: &AppState, user: &CurrentUser, id: &str) -> ApiResult<Uuid> {

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod company;
+pub mod cursor;
 pub mod error;
 pub mod events;
 pub mod extract;
