@@ -24,6 +24,30 @@ CREATE FUNCTION everreach_tenant_ids() RETURNS SETOF uuid
     SET search_path = pg_catalog, public
     AS $$ SELECT id FROM public.users ORDER BY id $$;
 
+-- A username nobody has, from the e-mail's local part (DESIGN §9): `ada`, else
+-- `ada2`, `ada3`… Called by the SECURITY DEFINER functions that create users (it
+-- reads every user, which only their owner may).
+CREATE FUNCTION free_username(p_email text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public
+    AS $$
+DECLARE
+    v_base text := left(regexp_replace(split_part(lower(btrim(p_email)), '@', 1), '[^a-z0-9_.-]', '', 'g'), 90);
+    v_username text;
+    v_suffix int := 1;
+BEGIN
+    IF v_base = '' THEN
+        v_base := 'user';
+    END IF;
+    v_username := v_base;
+    WHILE EXISTS (SELECT 1 FROM public.users WHERE username = v_username) LOOP
+        v_suffix := v_suffix + 1;
+        v_username := v_base || v_suffix::text;
+    END LOOP;
+    RETURN v_username;
+END;
+$$;
+
 -- Sign-up: the user, their personal company (003's content and campaigns need one)
 -- and a free username derived from the e-mail's local part (DESIGN §9). The new
 -- user is the admin of their own company. A taken e-mail raises unique_violation on
@@ -35,9 +59,7 @@ CREATE FUNCTION sign_up_user(p_email text, p_password_hash text, p_display_name 
     AS $$
 DECLARE
     v_email text := lower(btrim(p_email));
-    v_base text;
     v_username text;
-    v_suffix int := 1;
     v_company uuid;
     v_user uuid;
 BEGIN
@@ -45,15 +67,7 @@ BEGIN
         RAISE EXCEPTION 'sign_up_user: % is not an e-mail address', p_email
             USING ERRCODE = 'check_violation';
     END IF;
-    v_base := left(regexp_replace(split_part(v_email, '@', 1), '[^a-z0-9_.-]', '', 'g'), 90);
-    IF v_base = '' THEN
-        v_base := 'user';
-    END IF;
-    v_username := v_base;
-    WHILE EXISTS (SELECT 1 FROM public.users WHERE username = v_username) LOOP
-        v_suffix := v_suffix + 1;
-        v_username := v_base || v_suffix::text;
-    END LOOP;
+    v_username := public.free_username(v_email);
 
     INSERT INTO public.companies (name)
     VALUES (coalesce(nullif(btrim(p_display_name), ''), v_username) || '''s workspace')
@@ -67,6 +81,8 @@ END;
 $$;
 
 GRANT SELECT, INSERT ON public.users, public.companies TO everreach_definer;
+ALTER FUNCTION free_username(text) OWNER TO everreach_definer;
+REVOKE ALL ON FUNCTION free_username(text) FROM PUBLIC;
 ALTER FUNCTION everreach_tenant_ids() OWNER TO everreach_definer;
 ALTER FUNCTION sign_up_user(text, text, text) OWNER TO everreach_definer;
 REVOKE ALL ON FUNCTION everreach_tenant_ids() FROM PUBLIC;

@@ -75,19 +75,10 @@ CREATE FUNCTION invite_member(p_email text, p_role user_role, p_token_hash text,
 DECLARE
     v_company uuid := public.require_company_admin();
     v_email text := lower(btrim(p_email));
-    v_base text := left(regexp_replace(split_part(lower(btrim(p_email)), '@', 1), '[^a-z0-9_.-]', '', 'g'), 90);
-    v_username text;
-    v_suffix int := 1;
     v_user uuid;
 BEGIN
-    IF v_base = '' THEN v_base := 'user'; END IF;
-    v_username := v_base;
-    WHILE EXISTS (SELECT 1 FROM public.users WHERE username = v_username) LOOP
-        v_suffix := v_suffix + 1;
-        v_username := v_base || v_suffix::text;
-    END LOOP;
     INSERT INTO public.users (email, username, company_id, role)
-    VALUES (v_email, v_username, v_company, p_role)
+    VALUES (v_email, public.free_username(v_email), v_company, p_role)
     RETURNING id INTO v_user;
     INSERT INTO public.user_invitations (user_id, token_hash, invited_by, expires_at)
     VALUES (v_user, p_token_hash, public.current_user_id(), p_expires_at);

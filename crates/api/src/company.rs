@@ -186,7 +186,7 @@ pub struct AuditQuery {
     /// next_cursor of the previous page.
     cursor: Option<String>,
     /// 1 to 500, default 50.
-    limit: Option<i32>,
+    limit: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -206,19 +206,12 @@ pub(crate) async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     user.require_admin()?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            "/limit",
-            "must be a whole number from 1 to 500",
-        ));
-    }
+    let limit = crate::cursor::page_limit(q.limit)?;
     let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
     let items = state
         .companies
         .audit_log(&user.principal(), before, limit)
         .await?;
-    let next_cursor =
-        crate::cursor::next(&items, i64::from(limit), |e| e.timestamp.map(|t| (t, e.id)));
+    let next_cursor = crate::cursor::next(&items, limit, |e| e.timestamp.map(|t| (t, e.id)));
     Ok(Json(AuditPage { items, next_cursor }))
 }

@@ -24,6 +24,19 @@ pub fn decode(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
+/// `?limit=` of these lists: 1 to 500, 50 when absent.
+pub fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
+    let limit = limit.unwrap_or(50);
+    if (1..=500).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(
+            "/limit",
+            "must be a whole number from 1 to 500",
+        ))
+    }
+}
+
 /// The cursor of the next page: the last item's, when the page is full.
 pub fn next<T>(
     items: &[T],

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 
 /// The process's one subscription to channel `events`.
 #[derive(Debug, Clone)]
@@ -91,13 +91,7 @@ pub(crate) async fn list_events(
     user: CurrentUser,
     Query(q): Query<EventsQuery>,
 ) -> ApiResult<Json<EventsPage>> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            "/limit",
-            "must be a whole number from 1 to 500",
-        ));
-    }
+    let limit = crate::cursor::page_limit(q.limit)?;
     let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
     let filter = EventFilter {
         entity_type: q.entity_type,

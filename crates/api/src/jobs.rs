@@ -52,13 +52,7 @@ pub(crate) async fn list_jobs(
     Query(q): Query<JobsQuery>,
 ) -> ApiResult<Json<JobsPage>> {
     user.require_admin()?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            "/limit",
-            "must be a whole number from 1 to 500",
-        ));
-    }
+    let limit = crate::cursor::page_limit(q.limit)?;
     if let Some(s) = &q.state
         && !STATES.contains(&s.as_str())
     {

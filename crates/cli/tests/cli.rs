@@ -368,31 +368,35 @@ async fn user_create_and_token_create_make_a_working_token() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-#[tokio::test]
-async fn bench_api_measures_the_api_and_its_baseline_and_prints_json() {
-    let db = TestDb::new().await;
-    let data = scratch_dir("bench");
+/// Runs `everreach bench …` on the test database and returns its JSON line.
+fn bench_json(db: &TestDb, name: &str, args: &[&str]) -> serde_json::Value {
+    let data = scratch_dir(name);
     let out = everreach()
-        .args([
-            "bench",
-            "api",
-            "--connections",
-            "4",
-            "--seconds",
-            "0.5",
-            "--json",
-        ])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .env("DATABASE_URL", db.target.admin_url())
         .env("EVERREACH_DATA_DIR", &data)
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&data);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn bench_api_measures_the_api_and_its_baseline_and_prints_json() {
+    let db = TestDb::new().await;
+    let result = bench_json(
+        &db,
+        "bench",
+        &["api", "--connections", "4", "--seconds", "0.5"],
+    );
     assert_eq!(result["bench"], "api");
     assert_eq!(result["errors"], 0);
     assert!(result["requests_per_second"].as_f64().unwrap() > 0.0);
@@ -404,34 +408,16 @@ async fn bench_api_measures_the_api_and_its_baseline_and_prints_json() {
         .await
         .unwrap();
     assert_eq!(users, 0, "the bench removes its user");
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[tokio::test]
 async fn bench_jobs_reports_every_figure_with_its_baseline() {
     let db = TestDb::new().await;
-    let data = scratch_dir("bench-jobs");
-    let out = everreach()
-        .args([
-            "bench",
-            "jobs",
-            "--jobs",
-            "300",
-            "--history",
-            "2000",
-            "--json",
-        ])
-        .env("DATABASE_URL", db.target.admin_url())
-        .env("EVERREACH_DATA_DIR", &data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let result = bench_json(
+        &db,
+        "bench-jobs",
+        &["jobs", "--jobs", "300", "--history", "2000"],
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     for field in [
         "enqueue_jobs_s",
         "single_enqueue_jobs_s",
@@ -447,7 +433,6 @@ async fn bench_jobs_reports_every_figure_with_its_baseline() {
         .await
         .unwrap();
     assert_eq!(left, 0, "the bench removes its jobs");
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[tokio::test]

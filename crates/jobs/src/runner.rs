@@ -74,10 +74,6 @@ impl Registry {
         self.queues.insert(name.to_string(), (handler, opts));
         Ok(self)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.queues.keys().map(String::as_str)
-    }
 }
 
 /// Timings of the runner.

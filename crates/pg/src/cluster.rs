@@ -190,10 +190,6 @@ impl Cluster {
         &self.role
     }
 
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
-    }
-
     /// Fast shutdown (SIGINT: roll back open transactions, checkpoint, exit); SIGQUIT
     /// if that takes too long. SIGTERM would wait for every client, forever.
     pub fn stop(&mut self) {

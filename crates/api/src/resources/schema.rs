@@ -191,7 +191,7 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
         };
         let list = OperationBuilder::new()
             .tag(tag)
-            .operation_id(Some(format!("list_{}", r.table_id())))
+            .operation_id(Some(op_id("list", r)))
             .summary(Some(format!("List {} (filter with ?field=value)", r.path)))
             .parameter(query("limit", "1 to 500, default 50", Type::Integer))
             .parameter(query(
@@ -205,7 +205,7 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
             .build();
         let create = OperationBuilder::new()
             .tag(tag)
-            .operation_id(Some(format!("create_{}", r.table_id())))
+            .operation_id(Some(op_id("create", r)))
             .summary(Some(format!("Create one of {}", r.path)))
             .request_body(Some(body("In")))
             .response("201", json_response("Created", out()))
@@ -216,14 +216,14 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
             .build();
         let get = OperationBuilder::new()
             .tag(tag)
-            .operation_id(Some(format!("get_{}", r.table_id())))
+            .operation_id(Some(op_id("get", r)))
             .parameter(id_parameter())
             .response("200", json_response("The row", out()))
             .response("404", problem("No such row for you"))
             .build();
         let patch = OperationBuilder::new()
             .tag(tag)
-            .operation_id(Some(format!("update_{}", r.table_id())))
+            .operation_id(Some(op_id("update", r)))
             .parameter(id_parameter())
             .request_body(Some(body("Patch")))
             .response("200", json_response("Updated", out()))
@@ -236,7 +236,7 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
             .build();
         let delete = OperationBuilder::new()
             .tag(tag)
-            .operation_id(Some(format!("delete_{}", r.table_id())))
+            .operation_id(Some(op_id("delete", r)))
             .parameter(id_parameter())
             .response("204", ResponseBuilder::new().description("Deleted").build())
             .response("404", problem("No such row for you"))
@@ -260,13 +260,7 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
     }
 }
 
-/// `analytics.events` and `public.events` both exist: operation ids use the path.
-trait TableId {
-    fn table_id(&self) -> String;
-}
-
-impl TableId for Resource {
-    fn table_id(&self) -> String {
-        self.path.replace('-', "_")
-    }
+/// Operation ids use the path, not the table (`events` exists in two schemas).
+fn op_id(verb: &str, r: &Resource) -> String {
+    format!("{verb}_{}", r.path.replace('-', "_"))
 }

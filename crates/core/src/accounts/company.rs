@@ -208,7 +208,7 @@ impl Companies {
         &self,
         admin: &Principal,
         before: Option<(DateTime<Utc>, Uuid)>,
-        limit: i32,
+        limit: i64,
     ) -> Result<Vec<AuditEntry>, AccountError> {
         let mut tx = tenant::begin(&self.pool, admin.user_id).await?;
         let rows = sqlx::query_as(
@@ -217,7 +217,7 @@ impl Companies {
         )
         .bind(before.map(|b| b.0))
         .bind(before.map(|b| b.1))
-        .bind(limit)
+        .bind(limit.clamp(1, 500) as i32)
         .fetch_all(&mut *tx)
         .await
         .map_err(not_admin)?;

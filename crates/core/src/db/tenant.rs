@@ -6,13 +6,13 @@
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-/// Who is acting, for the policies that treat the job runner or an admin differently
-/// (e.g. only the worker moves a scheduled post on once it is being processed).
+/// Who is acting, for the policies that treat the job runner differently (only the
+/// worker moves a scheduled post on once it is being processed). Company admins act
+/// through SECURITY DEFINER functions that check their role, not through an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     User,
     Worker,
-    Admin,
 }
 
 impl Actor {
@@ -20,7 +20,6 @@ impl Actor {
         match self {
             Actor::User => "",
             Actor::Worker => "worker",
-            Actor::Admin => "admin",
         }
     }
 }

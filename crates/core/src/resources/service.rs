@@ -17,8 +17,8 @@ use super::catalog::{Catalog, ColumnType, Resource};
 use super::validate::{self, Mode, Problems};
 use crate::audit;
 use crate::db::tenant;
-use crate::secrets::columns::{SECRET_COLUMNS, Shape};
-use crate::secrets::{Binding, Keyring};
+use crate::secrets::Keyring;
+use crate::secrets::columns::SECRET_COLUMNS;
 
 /// Largest page a list returns.
 pub const MAX_LIMIT: u32 = 500;
@@ -150,20 +150,11 @@ impl Resources {
             if value.is_null() {
                 continue;
             }
-            let binding = Binding {
-                table: col.table,
-                column: col.column,
-                user_id,
+            let plaintext = match &*value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
             };
-            *value = match col.shape {
-                Shape::Text => Value::String(
-                    self.keyring
-                        .seal(value.as_str().unwrap_or_default(), binding),
-                ),
-                Shape::JsonObject => {
-                    serde_json::json!({ "sealed": self.keyring.seal(&value.to_string(), binding) })
-                }
-            };
+            *value = col.stored(&self.keyring, user_id, &plaintext);
         }
     }
 

@@ -29,6 +29,36 @@ pub struct SecretColumn {
     pub shape: Shape,
 }
 
+impl SecretColumn {
+    /// What a value of this column is bound to.
+    pub fn binding(&self, user_id: Uuid) -> Binding<'static> {
+        Binding {
+            table: self.table,
+            column: self.column,
+            user_id,
+        }
+    }
+
+    /// What the column stores for `plaintext`: the sealed text, or for a JSON column
+    /// `{"sealed": "er1:…"}`.
+    pub fn stored(&self, keyring: &Keyring, user_id: Uuid, plaintext: &str) -> Value {
+        let sealed = keyring.seal(plaintext, self.binding(user_id));
+        match self.shape {
+            Shape::Text => Value::String(sealed),
+            Shape::JsonObject => serde_json::json!({ "sealed": sealed }),
+        }
+    }
+
+    /// [`SecretColumn::stored`] as the text of an SQL parameter (cast to jsonb for a
+    /// JSON column).
+    fn stored_text(&self, keyring: &Keyring, user_id: Uuid, plaintext: &str) -> String {
+        match self.stored(keyring, user_id, plaintext) {
+            Value::String(text) => text,
+            json => json.to_string(),
+        }
+    }
+}
+
 const fn text(table: &'static str, column: &'static str) -> SecretColumn {
     SecretColumn {
         table,
@@ -137,11 +167,7 @@ async fn reseal_column(
     user_id: Uuid,
     report: &mut RotationReport,
 ) -> Result<(), SecretError> {
-    let binding = Binding {
-        table: col.table,
-        column: col.column,
-        user_id,
-    };
+    let binding = col.binding(user_id);
     let select = format!(
         "SELECT id, {c}::text AS value FROM {t} WHERE user_id = $1 AND {c} IS NOT NULL FOR UPDATE",
         c = col.column,
@@ -182,11 +208,7 @@ async fn reseal_column(
         } else {
             keyring.open(&inner, binding)?
         };
-        let sealed = keyring.seal(&clear, binding);
-        let new_value = match col.shape {
-            Shape::Text => sealed,
-            Shape::JsonObject => serde_json::json!({ "sealed": sealed }).to_string(),
-        };
+        let new_value = col.stored_text(keyring, user_id, &clear);
         sqlx::query(sqlx::AssertSqlSafe(update.clone()))
             .bind(user_id)
             .bind(id)
@@ -213,20 +235,11 @@ pub async fn write(
     row_id: Uuid,
     plaintext: &str,
 ) -> Result<(), SecretError> {
-    let sealed = keyring.seal(
-        plaintext,
-        Binding {
-            table: col.table,
-            column: col.column,
-            user_id,
-        },
-    );
-    let (value, cast) = match col.shape {
-        Shape::Text => (sealed, ""),
-        Shape::JsonObject => (
-            serde_json::json!({ "sealed": sealed }).to_string(),
-            "::jsonb",
-        ),
+    let value = col.stored_text(keyring, user_id, plaintext);
+    let cast = if col.shape == Shape::JsonObject {
+        "::jsonb"
+    } else {
+        ""
     };
     let sql = format!(
         "UPDATE {t} SET {c} = $3{cast} WHERE user_id = $1 AND id = $2",
@@ -271,10 +284,6 @@ pub async fn read(
         .fetch_optional(&mut *tx)
         .await?
         .flatten();
-    let binding = Binding {
-        table: col.table,
-        column: col.column,
-        user_id,
-    };
+    let binding = col.binding(user_id);
     stored.map(|s| keyring.open(&s, binding)).transpose()
 }

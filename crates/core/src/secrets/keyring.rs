@@ -103,10 +103,6 @@ impl Keyring {
         &self.keys[0].id
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|k| k.id.as_str())
-    }
-
     pub fn has(&self, id: &str) -> bool {
         self.keys.iter().any(|k| k.id == id)
     }
