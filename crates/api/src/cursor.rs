@@ -1,6 +1,6 @@
 //! The opaque cursor of lists ordered newest first by `(time, id)` (audit log, jobs,
-//! events): base64url of `<RFC 3339 time>|<uuid>`. A cursor this API did not give out
-//! is a 422 on `/cursor`.
+//! events, timelines): base64url of `<RFC 3339 time>|<id>`. A cursor this API did
+//! not give out is a 422 on `/cursor`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,11 +9,16 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
-pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
+pub fn encode(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
 }
 
 pub fn decode(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    decode_as(cursor)
+}
+
+/// [`decode`] for lists whose id is not a UUID.
+pub fn decode_as<I: std::str::FromStr>(cursor: &str) -> ApiResult<(DateTime<Utc>, I)> {
     let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
     let text =
         String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
@@ -21,7 +26,23 @@ pub fn decode(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
     let at = DateTime::parse_from_rfc3339(at)
         .map_err(|_| bad())?
         .with_timezone(&Utc);
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// An optional RFC 3339 time of a query parameter, or a 422 naming it.
+pub fn time_param(field: &str, value: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::invalid(
+                        &format!("/{field}"),
+                        "must be an RFC 3339 time such as 2026-11-22T10:00:00Z",
+                    )
+                })
+        })
+        .transpose()
 }
 
 /// `?limit=` of these lists: 1 to 500, 50 when absent.
@@ -38,10 +59,10 @@ pub fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
 }
 
 /// The cursor of the next page: the last item's, when the page is full.
-pub fn next<T>(
+pub fn next<T, I: std::fmt::Display>(
     items: &[T],
     limit: i64,
-    key: impl Fn(&T) -> Option<(DateTime<Utc>, Uuid)>,
+    key: impl Fn(&T) -> Option<(DateTime<Utc>, I)>,
 ) -> Option<String> {
     if items.len() as i64 != limit {
         return None;

@@ -12,11 +12,15 @@ use crate::error::{ApiError, FieldError};
 
 /// Largest JSON body accepted (1 MiB); bigger ones get 413 before being read whole.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Largest body of a batch route (10,000 events); the route sets it with
+/// `DefaultBodyLimit::max(BATCH_BODY_LIMIT)` and takes `ApiJson<T, BATCH_BODY_LIMIT>`.
+pub const BATCH_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
+/// A JSON body; `LIMIT` is what a 413 reports (the route's `DefaultBodyLimit`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T, const LIMIT: usize = BODY_LIMIT>(pub T);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl<S, T, const LIMIT: usize> FromRequest<S> for ApiJson<T, LIMIT>
 where
     T: DeserializeOwned,
     S: Send + Sync,
@@ -45,7 +49,7 @@ where
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+                ApiError::PayloadTooLarge { limit: LIMIT }
             } else {
                 ApiError::BadRequest("the request body could not be read".into())
             }

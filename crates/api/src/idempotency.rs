@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::BODY_LIMIT;
+use crate::extract::BATCH_BODY_LIMIT;
 
 pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -50,9 +50,12 @@ pub async fn idempotency(
         .ok_or_else(|| ApiError::Unauthorized("sign in or send an API token".into()))?;
 
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+    // the largest body any route takes; each route's own limit applies after
+    let bytes = axum::body::to_bytes(body, BATCH_BODY_LIMIT)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit: BODY_LIMIT })?;
+        .map_err(|_| ApiError::PayloadTooLarge {
+            limit: BATCH_BODY_LIMIT,
+        })?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(b"\0");

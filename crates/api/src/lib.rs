@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
+pub mod people;
 pub mod rate_limit;
 pub mod resources;
 
@@ -27,6 +28,7 @@ use axum::response::Response;
 use everreach_core::accounts::Accounts;
 use everreach_core::accounts::company::Companies;
 use everreach_core::db::Database;
+use everreach_core::people::outbound::Tracker;
 use everreach_core::resources::{Catalog, Resources};
 use everreach_core::secrets::Keyring;
 use utoipa::OpenApi;
@@ -45,6 +47,8 @@ pub struct AppState {
     pub limits: Arc<RateLimiter>,
     pub metrics: Arc<observe::Metrics>,
     pub events: events::EventHub,
+    /// Signs and checks the tracking links of sent messages.
+    pub tracker: Tracker,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
         let catalog = Arc::new(Catalog::load(&db.admin).await?);
         let hub = events::EventHub::start(db.app.clone());
         Ok(AppState {
+            tracker: Tracker::new(keyring.clone(), DEFAULT_PUBLIC_URL),
             accounts: Accounts::new(db.app.clone()),
             companies: Companies::new(db.app.clone()),
             resources: Resources::new(db.app.clone(), catalog, keyring),
@@ -66,7 +71,17 @@ impl AppState {
             events: hub,
         })
     }
+
+    /// Where people reach this installation: the base of tracking links
+    /// (`EVERREACH_PUBLIC_URL`).
+    pub fn with_public_url(mut self, public_url: &str) -> AppState {
+        self.tracker = self.tracker.with_base_url(public_url);
+        self
+    }
 }
+
+/// The base of tracking links until [`AppState::with_public_url`] says otherwise.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 type Routes = OpenApiRouter<AppState>;
 
@@ -82,11 +97,13 @@ fn routes(
             accounts::signed_in_routes()
                 .merge(company::signed_in_routes())
                 .merge(jobs::signed_in_routes())
-                .merge(events::signed_in_routes()),
+                .merge(events::signed_in_routes())
+                .merge(people::signed_in_routes()),
         ))
         .merge(guard_public(
             accounts::public_routes().merge(company::public_routes()),
-        ));
+        ))
+        .merge(people::tracking_routes());
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(ops::routes())
@@ -106,8 +123,8 @@ pub fn router(state: AppState) -> Router {
     )
     .split_for_parts();
     let catalog = state.resources.catalog();
-    resources::add_to_document(&mut document, &catalog.resources);
-    let resource_routes = resources::routes(catalog)
+    resources::add_to_document(&mut document, &catalog.resources, people::REPLACED);
+    let resource_routes = resources::routes(catalog, people::REPLACED)
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route_layer(from_fn_with_state(state.clone(), auth::require_user));
     let routes = routes.merge(resource_routes);

@@ -50,6 +50,6 @@ impl Modify for Security {
 /// resources of `catalog`.
 pub fn document(catalog: &everreach_core::resources::Catalog) -> utoipa::openapi::OpenApi {
     let mut doc = crate::routes(|r| r, |r| r).split_for_parts().1;
-    crate::resources::add_to_document(&mut doc, &catalog.resources);
+    crate::resources::add_to_document(&mut doc, &catalog.resources, crate::people::REPLACED);
     doc
 }

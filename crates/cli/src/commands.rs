@@ -7,8 +7,8 @@ use everreach_core::db::{Database, migrate};
 use everreach_core::secrets::{Keyring, columns};
 
 use crate::{
-    BenchCommand, Command, DbCommand, KeysCommand, TokenCommand, UserCommand, bench, database,
-    users,
+    BenchCommand, Command, DbCommand, ImportCommand, KeysCommand, TokenCommand, UserCommand, bench,
+    database, import, users,
 };
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -113,6 +113,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import {
+            command: ImportCommand::Events { file, email, batch },
+        } => with_database(&config, |target| {
+            import::events(target, import::Options { file, email, batch })
+        }),
         Command::Token {
             command: TokenCommand::Create { email, name },
         } => with_database(&config, |target| users::create_token(target, email, name)),
@@ -195,7 +200,14 @@ async fn serve(
         read_per_minute: config.rate_limit_read,
         write_per_minute: config.rate_limit_write,
     };
-    let state = everreach_api::AppState::new(db, std::sync::Arc::new(keyring), limits).await?;
+    let state = everreach_api::AppState::new(db, std::sync::Arc::new(keyring), limits)
+        .await?
+        .with_public_url(
+            &config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        );
     let app =
         everreach_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -218,6 +230,7 @@ async fn start_runner(
 ) -> anyhow::Result<everreach_jobs::RunnerHandle> {
     let mut registry = everreach_jobs::Registry::new();
     everreach_jobs::maintenance::register(&mut registry)?;
+    everreach_jobs::people::register(&mut registry)?;
     everreach_jobs::maintenance::schedule(&db.app).await?;
     Ok(everreach_jobs::Runner::start(
         db.app.clone(),

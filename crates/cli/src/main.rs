@@ -6,6 +6,7 @@
 mod bench;
 mod commands;
 mod database;
+mod import;
 mod jobs;
 mod users;
 
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Bring data in from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Background jobs: list them, retry or cancel one.
     Jobs {
         #[command(subcommand)]
@@ -69,6 +75,22 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// People-graph events from a JSON Lines file (one event per line, as POST
+    /// /api/v1/person-events takes); checked whole first, then stored in batches.
+    Events {
+        /// The .jsonl file.
+        file: std::path::PathBuf,
+        /// The user whose people these are.
+        #[arg(long)]
+        email: String,
+        /// Events per transaction (1 to 10,000).
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
     },
 }
 

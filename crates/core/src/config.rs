@@ -29,6 +29,9 @@ pub struct Config {
     pub pg_cache_dir: PathBuf,
     /// HTTP listen address of `serve`.
     pub addr: SocketAddr,
+    /// Where people reach this installation (tracking links in sent messages point
+    /// here); `serve` uses `http://<listen address>` when unset.
+    pub public_url: Option<String>,
     /// Base64 (or 64 hex digits) AES-256 key; without it one is generated into the data dir.
     pub encryption_key: Option<String>,
     /// Earlier keys, comma-separated, still accepted for decryption until rotated away.
@@ -72,6 +75,16 @@ impl Config {
             value: addr_raw.clone(),
             why: format!("{e}; expected HOST:PORT such as 127.0.0.1:8080"),
         })?;
+        let public_url = get("EVERREACH_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
+        if let Some(url) = &public_url
+            && !crate::people::outbound::is_web_url(url)
+        {
+            return Err(ConfigError::Invalid {
+                var: "EVERREACH_PUBLIC_URL",
+                value: url.clone(),
+                why: "expected an absolute http(s) URL such as https://crm.example.com".into(),
+            });
+        }
         let database_url = get("DATABASE_URL");
         if let Some(url) = &database_url {
             check_postgres_url("DATABASE_URL", url)?;
@@ -106,6 +119,7 @@ impl Config {
             pg_cache_dir: get("EVERREACH_PG_CACHE_DIR")
                 .map_or_else(everreach_pg::binaries::default_cache_dir, PathBuf::from),
             addr,
+            public_url,
             encryption_key: get("EVERREACH_ENCRYPTION_KEY"),
             encryption_keys_old: get("EVERREACH_ENCRYPTION_KEYS_OLD")
                 .map(|v| {

@@ -12,6 +12,7 @@
 pub mod cron;
 mod handler;
 pub mod maintenance;
+pub mod people;
 mod runner;
 pub mod scheduler;
 

@@ -21,40 +21,44 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::ApiJson;
 
-/// The routes of every resource in `catalog`.
-pub fn routes(catalog: &Catalog) -> Router<AppState> {
+/// Generic operations a domain serves itself, as `(resource path, operation)` with
+/// operation one of `create`, `update`, `delete`: the domain's route (and its
+/// documentation) takes the place of the generic one.
+pub type Replaced<'a> = &'a [(&'a str, &'a str)];
+
+fn is_replaced(replaced: Replaced<'_>, path: &str, op: &str) -> bool {
+    replaced.iter().any(|(p, o)| *p == path && *o == op)
+}
+
+/// The routes of every resource in `catalog`, less the `replaced` ones.
+pub fn routes(catalog: &Catalog, replaced: Replaced<'_>) -> Router<AppState> {
     let mut router = Router::new();
     for resource in &catalog.resources {
         let name = resource.path;
-        router = router
-            .route(
-                &format!("/api/v1/{name}"),
-                get(move |s: State<AppState>, u: CurrentUser, uri: Uri| list(s, u, name, uri))
-                    .post(
-                        move |s: State<AppState>, u: CurrentUser, b: ApiJson<Value>| {
-                            create(s, u, name, b)
-                        },
-                    ),
-            )
-            .route(
-                &format!("/api/v1/{name}/{{id}}"),
-                get(
-                    move |s: State<AppState>, u: CurrentUser, id: Path<String>| {
-                        read(s, u, name, id)
-                    },
-                )
-                .patch(
-                    move |s: State<AppState>,
-                          u: CurrentUser,
-                          id: Path<String>,
-                          b: ApiJson<Value>| { patch(s, u, name, id, b) },
-                )
-                .delete(
-                    move |s: State<AppState>, u: CurrentUser, id: Path<String>| {
-                        remove(s, u, name, id)
-                    },
-                ),
+        let mut collection =
+            get(move |s: State<AppState>, u: CurrentUser, uri: Uri| list(s, u, name, uri));
+        if !is_replaced(replaced, name, "create") {
+            collection = collection.post(
+                move |s: State<AppState>, u: CurrentUser, b: ApiJson<Value>| create(s, u, name, b),
             );
+        }
+        let mut item =
+            get(move |s: State<AppState>, u: CurrentUser, id: Path<String>| read(s, u, name, id));
+        if !is_replaced(replaced, name, "update") {
+            item = item.patch(
+                move |s: State<AppState>, u: CurrentUser, id: Path<String>, b: ApiJson<Value>| {
+                    patch(s, u, name, id, b)
+                },
+            );
+        }
+        if !is_replaced(replaced, name, "delete") {
+            item = item.delete(
+                move |s: State<AppState>, u: CurrentUser, id: Path<String>| remove(s, u, name, id),
+            );
+        }
+        router = router
+            .route(&format!("/api/v1/{name}"), collection)
+            .route(&format!("/api/v1/{name}/{{id}}"), item);
     }
     router
 }

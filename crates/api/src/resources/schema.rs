@@ -129,7 +129,7 @@ fn id_parameter() -> utoipa::openapi::path::Parameter {
 }
 
 /// Adds every resource's schemas and operations to `doc`.
-pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
+pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], replaced: super::Replaced<'_>) {
     let components = doc.components.get_or_insert_with(Default::default);
     for r in resources {
         let name = schema_name(r);
@@ -249,14 +249,20 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource]) {
         let item = format!("/api/v1/{}/{{id}}", r.path);
         doc.paths
             .add_path_operation(&collection, vec![HttpMethod::Get], list);
-        doc.paths
-            .add_path_operation(&collection, vec![HttpMethod::Post], create);
+        if !super::is_replaced(replaced, r.path, "create") {
+            doc.paths
+                .add_path_operation(&collection, vec![HttpMethod::Post], create);
+        }
         doc.paths
             .add_path_operation(&item, vec![HttpMethod::Get], get);
-        doc.paths
-            .add_path_operation(&item, vec![HttpMethod::Patch], patch);
-        doc.paths
-            .add_path_operation(&item, vec![HttpMethod::Delete], delete);
+        if !super::is_replaced(replaced, r.path, "update") {
+            doc.paths
+                .add_path_operation(&item, vec![HttpMethod::Patch], patch);
+        }
+        if !super::is_replaced(replaced, r.path, "delete") {
+            doc.paths
+                .add_path_operation(&item, vec![HttpMethod::Delete], delete);
+        }
     }
 }
 

@@ -12,4 +12,5 @@ mod events;
 mod helpers;
 mod jobs;
 mod openapi;
+mod people;
 mod resources;

@@ -19,7 +19,7 @@
 use std::fmt;
 
 /// 000's identities.channel values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
     Email,
     Instagram,

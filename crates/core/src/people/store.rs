@@ -1,6 +1,10 @@
 //! SQL of the people graph. Tenant id first; every function runs inside the caller's
 //! tenant transaction.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -84,4 +88,287 @@ async fn find_identity(
         identity_id,
         created: false,
     }))
+}
+
+/// An identity a batch names: channel and normalised handle.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentityKey {
+    pub channel: Channel,
+    /// Normalised.
+    pub handle: String,
+}
+
+/// Resolves many identities at once (the batch path of [`resolve_identity`]): finds
+/// the existing ones, creates a person and an identity for each new one, and — under
+/// a concurrent batch creating the same handle — takes the winner's person and drops
+/// its own. `keys` must be distinct; they are handled in sorted order, so two batches
+/// never wait on each other's inserts in opposite orders. New identities are first
+/// and last seen at `seen[i]`.
+pub async fn resolve_identities(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keys: &[(IdentityKey, DateTime<Utc>, DateTime<Utc>)],
+) -> Result<HashMap<IdentityKey, Resolved>, sqlx::Error> {
+    let mut out = HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let mut sorted: Vec<&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> = keys.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let channels: Vec<&str> = sorted.iter().map(|k| k.0.channel.as_str()).collect();
+    let handles: Vec<&str> = sorted.iter().map(|k| k.0.handle.as_str()).collect();
+    for (channel, handle, person_id, id) in
+        find_identities(conn, user_id, &channels, &handles).await?
+    {
+        out.insert(
+            key_of(&channel, handle)?,
+            Resolved {
+                person_id,
+                identity_id: id,
+                created: false,
+            },
+        );
+    }
+    let missing: Vec<&&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> =
+        sorted.iter().filter(|k| !out.contains_key(&k.0)).collect();
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let person_ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query("INSERT INTO people (user_id, id) SELECT $1, unnest($2::uuid[])")
+        .bind(user_id)
+        .bind(&person_ids)
+        .execute(&mut *conn)
+        .await?;
+    // An identity left without a person (person_id is nullable in 000) is adopted.
+    let created: Vec<(String, String, Uuid, i64)> = sqlx::query_as(
+        "INSERT INTO identities (user_id, person_id, channel, handle, first_seen_at, last_seen_at)
+         SELECT $1, p, c, h, f, l FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS u(p, c, h, f, l)
+         ON CONFLICT (user_id, channel, handle) DO UPDATE SET person_id = EXCLUDED.person_id
+             WHERE identities.person_id IS NULL
+         RETURNING channel, handle, person_id, id",
+    )
+    .bind(user_id)
+    .bind(&person_ids)
+    .bind(missing.iter().map(|k| k.0.channel.as_str()).collect::<Vec<_>>())
+    .bind(missing.iter().map(|k| k.0.handle.as_str()).collect::<Vec<_>>())
+    .bind(missing.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(missing.iter().map(|k| k.2).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    for (channel, handle, person_id, id) in created {
+        out.insert(
+            key_of(&channel, handle)?,
+            Resolved {
+                person_id,
+                identity_id: id,
+                created: true,
+            },
+        );
+    }
+    if out.len() == keys.len() {
+        return Ok(out);
+    }
+    // Lost races: another transaction created these first (we waited for its commit).
+    let used: std::collections::HashSet<Uuid> = out.values().map(|r| r.person_id).collect();
+    let orphans: Vec<Uuid> = person_ids
+        .into_iter()
+        .filter(|p| !used.contains(p))
+        .collect();
+    sqlx::query("DELETE FROM people WHERE user_id = $1 AND id = ANY($2)")
+        .bind(user_id)
+        .bind(&orphans)
+        .execute(&mut *conn)
+        .await?;
+    let lost: Vec<&&&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> =
+        missing.iter().filter(|k| !out.contains_key(&k.0)).collect();
+    let channels: Vec<&str> = lost.iter().map(|k| k.0.channel.as_str()).collect();
+    let handles: Vec<&str> = lost.iter().map(|k| k.0.handle.as_str()).collect();
+    for (channel, handle, person_id, id) in
+        find_identities(conn, user_id, &channels, &handles).await?
+    {
+        out.insert(
+            key_of(&channel, handle)?,
+            Resolved {
+                person_id,
+                identity_id: id,
+                created: false,
+            },
+        );
+    }
+    if out.len() == keys.len() {
+        Ok(out)
+    } else {
+        Err(sqlx::Error::RowNotFound)
+    }
+}
+
+type IdentityRow = (String, String, Uuid, i64);
+
+async fn find_identities(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    channels: &[&str],
+    handles: &[&str],
+) -> Result<Vec<IdentityRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.channel, i.handle, i.person_id, i.id
+           FROM unnest($2::text[], $3::text[]) AS k(c, h)
+           JOIN identities i ON i.user_id = $1 AND i.channel = k.c AND i.handle = k.h
+          WHERE i.person_id IS NOT NULL",
+    )
+    .bind(user_id)
+    .bind(channels)
+    .bind(handles)
+    .fetch_all(conn)
+    .await
+}
+
+fn key_of(channel: &str, handle: String) -> Result<IdentityKey, sqlx::Error> {
+    let channel = Channel::parse(channel).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(IdentityKey { channel, handle })
+}
+
+/// Widens the first/last seen times of existing identities to the times a batch saw
+/// them (`(identity id, earliest, latest)`); rows already covering them are left alone.
+pub async fn widen_seen(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    seen: &[(i64, DateTime<Utc>, DateTime<Utc>)],
+) -> Result<(), sqlx::Error> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE identities i
+            SET first_seen_at = least(i.first_seen_at, s.lo), last_seen_at = greatest(i.last_seen_at, s.hi)
+           FROM unnest($2::int8[], $3::timestamptz[], $4::timestamptz[]) AS s(id, lo, hi)
+          WHERE i.user_id = $1 AND i.id = s.id
+            AND (i.first_seen_at IS NULL OR i.first_seen_at > s.lo OR i.last_seen_at IS NULL OR i.last_seen_at < s.hi)",
+    )
+    .bind(user_id)
+    .bind(seen.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.1).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.2).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which of `ids` are people of this tenant.
+pub async fn existing_people(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM people WHERE user_id = $1 AND id = ANY($2)")
+        .bind(user_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// The columns of an event row, in `insert_events` order.
+#[derive(Debug, Default)]
+pub struct EventColumns {
+    pub id: Vec<i64>,
+    pub person_id: Vec<Uuid>,
+    pub channel: Vec<&'static str>,
+    pub event_type: Vec<String>,
+    pub platform_id: Vec<Option<String>>,
+    pub content_excerpt: Vec<Option<String>>,
+    pub sentiment: Vec<Option<f64>>,
+    pub traffic_type: Vec<&'static str>,
+    pub metadata: Vec<Option<Value>>,
+    pub occurred_at: Vec<DateTime<Utc>>,
+}
+
+/// `n` fresh person_events ids, so each item of a batch knows its row before the
+/// insert says which rows were new.
+pub async fn next_event_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT nextval('person_events_id_seq') FROM generate_series(1, $1)")
+        .bind(n as i64)
+        .fetch_all(conn)
+        .await
+}
+
+/// Inserts the events in one statement, skipping repeats of a stored
+/// `(person, channel, event_type, platform_id)` (and of an earlier row of the same
+/// batch); returns the ids that were stored.
+pub async fn insert_events(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    rows: &EventColumns,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO person_events (id, user_id, person_id, channel, event_type, platform_id, content_excerpt,
+                                    sentiment, traffic_type, metadata, occurred_at)
+         SELECT i, $1, p, c, e, pl, ce, s::numeric, t, m, o
+           FROM unnest($2::int8[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[],
+                       $9::text[], $10::jsonb[], $11::timestamptz[]) AS u(i, p, c, e, pl, ce, s, t, m, o)
+         ON CONFLICT (user_id, person_id, channel, event_type, platform_id) WHERE platform_id IS NOT NULL
+         DO NOTHING
+         RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&rows.id)
+    .bind(&rows.person_id)
+    .bind(&rows.channel)
+    .bind(&rows.event_type)
+    .bind(&rows.platform_id)
+    .bind(&rows.content_excerpt)
+    .bind(&rows.sentiment)
+    .bind(&rows.traffic_type)
+    .bind(&rows.metadata)
+    .bind(&rows.occurred_at)
+    .fetch_all(conn)
+    .await
+}
+
+/// The stored ids of events by their dedupe key `(person, channel, event_type,
+/// platform_id)`.
+pub async fn find_events_by_key(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keys: &[(Uuid, &str, &str, &str)],
+) -> Result<Vec<(Uuid, String, String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.person_id, e.channel, e.event_type, e.platform_id, e.id
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS k(p, c, t, pl)
+           JOIN person_events e ON e.user_id = $1 AND e.person_id = k.p AND e.channel = k.c
+                                AND e.event_type = k.t AND e.platform_id = k.pl",
+    )
+    .bind(user_id)
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.3).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
+/// A reply from the person on a channel answers every earlier message we sent them
+/// there: sets `replied_at` (once) to the first reply after each message.
+pub async fn mark_replied(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    replies: &[(Uuid, &str, DateTime<Utc>)],
+) -> Result<u64, sqlx::Error> {
+    if replies.is_empty() {
+        return Ok(0);
+    }
+    Ok(sqlx::query(
+        "WITH r AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS r(p, c, at))
+         UPDATE outbound_messages m
+            SET replied_at = (SELECT min(r.at) FROM r WHERE r.p = m.person_id AND r.c = m.channel AND r.at >= m.sent_at)
+          WHERE m.user_id = $1 AND m.replied_at IS NULL AND m.person_id = ANY($2)
+            AND EXISTS (SELECT 1 FROM r WHERE r.p = m.person_id AND r.c = m.channel AND r.at >= m.sent_at)",
+    )
+    .bind(user_id)
+    .bind(replies.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(replies.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(replies.iter().map(|r| r.2).collect::<Vec<_>>())
+    .execute(conn)
+    .await?
+    .rows_affected())
 }

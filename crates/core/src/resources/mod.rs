@@ -6,11 +6,13 @@
 //! are resources, and under which name, is the static list in [`catalog::RESOURCES`].
 //! Input is checked against the column types before any SQL runs ([`validate`]);
 //! what the database still refuses (a CHECK, a foreign key, a unique key) comes back
-//! naming the field, through the constraint→column map of the catalog. Domains that
+//! naming the field, through the constraint→column map of the catalog. Row rules a domain
+//! owns (normalising identity handles) are applied by [`rules`]; domains that
 //! need rules beyond a row (merging people, publishing) add their own endpoints beside
 //! these.
 
 pub mod catalog;
+pub mod rules;
 pub mod service;
 pub mod validate;
 

@@ -14,6 +14,7 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::catalog::{Catalog, ColumnType, Resource};
+use super::rules;
 use super::validate::{self, Mode, Problems};
 use crate::audit;
 use crate::db::tenant;
@@ -266,7 +267,10 @@ impl Resources {
         r: &Resource,
         mut body: Map<String, Value>,
     ) -> Result<Value, ResourceError> {
-        let problems = validate::check(r, &body, Mode::Create);
+        let mut problems = validate::check(r, &body, Mode::Create);
+        if problems.is_empty() {
+            problems = rules::apply(r.table, &mut body, Mode::Create);
+        }
         if !problems.is_empty() {
             return Err(ResourceError::Invalid(problems));
         }
@@ -310,7 +314,10 @@ impl Resources {
         mut body: Map<String, Value>,
     ) -> Result<Value, ResourceError> {
         let key = Self::parse_id(r, id)?;
-        let problems = validate::check(r, &body, Mode::Patch);
+        let mut problems = validate::check(r, &body, Mode::Patch);
+        if problems.is_empty() {
+            problems = rules::apply(r.table, &mut body, Mode::Patch);
+        }
         if !problems.is_empty() {
             return Err(ResourceError::Invalid(problems));
         }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
 use super::{Binding, SEALED_PREFIX, SecretError};
@@ -23,6 +23,9 @@ const KEY_FILE: &str = "encryption.keys";
 struct Key {
     id: String,
     cipher: Aes256Gcm,
+    /// The key for MACs: HMAC-SHA256 of the key over a fixed label, so a MAC never
+    /// uses the encryption key itself.
+    mac: [u8; 32],
 }
 
 pub struct Keyring {
@@ -67,6 +70,7 @@ impl Keyring {
             .map(|k| Key {
                 id: key_id(k),
                 cipher: Aes256Gcm::new(&(*k).into()),
+                mac: hmac_sha256(k, b"everreach mac key v1"),
             })
             .collect();
         Keyring { keys, file }
@@ -110,6 +114,38 @@ impl Keyring {
     /// The key file, when the keys are generated rather than given.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
+    }
+
+    /// A MAC of `message` for `purpose` under the current key: `<key id>.<tag>`, the
+    /// tag base64url of 16 bytes. Kept keys still verify after a rotation, so links
+    /// signed before it keep working.
+    pub fn sign(&self, purpose: &str, message: &[u8]) -> String {
+        let key = &self.keys[0];
+        format!(
+            "{}.{}",
+            key.id,
+            URL_SAFE_NO_PAD.encode(mac(&key.mac, purpose, message))
+        )
+    }
+
+    /// Whether `signed` (from [`Keyring::sign`]) is `message`'s MAC for `purpose`
+    /// under one of the keys (compared in constant time).
+    pub fn verify(&self, purpose: &str, message: &[u8], signed: &str) -> bool {
+        let Some((id, tag)) = signed.split_once('.') else {
+            return false;
+        };
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        self.keys.iter().filter(|k| k.id == id).any(|k| {
+            let expected = mac(&k.mac, purpose, message);
+            tag.len() == expected.len()
+                && tag
+                    .iter()
+                    .zip(expected)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        })
     }
 
     pub fn seal(&self, plaintext: &str, binding: Binding<'_>) -> String {
@@ -187,6 +223,27 @@ impl Keyring {
         *self = Keyring::from_file(&path)?;
         Ok(())
     }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit as _, Mac};
+    let mut m = hmac::Hmac::<Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    m.update(message);
+    m.finalize().into_bytes().into()
+}
+
+/// A 16-byte tag of `message` for `purpose` (the purpose is part of the MAC, so a tag
+/// made for one use is refused by every other).
+fn mac(key: &[u8; 32], purpose: &str, message: &[u8]) -> [u8; 16] {
+    let mut input = Vec::with_capacity(purpose.len() + 1 + message.len());
+    input.extend_from_slice(purpose.as_bytes());
+    input.push(0);
+    input.extend_from_slice(message);
+    let full = hmac_sha256(key, &input);
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&full[..16]);
+    tag
 }
 
 fn key_id(key: &[u8; 32]) -> String {

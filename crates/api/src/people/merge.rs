@@ -1,0 +1,164 @@
+//! `POST /people/{id}/merge`, `POST /people/merges/{id}/undo`, `GET /people/merges`
+//! and `GET /people/merge-suggestions`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use everreach_core::db::tenant;
+use everreach_core::people::merge::{self, MergeError, MergeSummary};
+use everreach_core::people::suggest::{self, Suggestion};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiJson;
+
+impl From<MergeError> for ApiError {
+    fn from(e: MergeError) -> ApiError {
+        match e {
+            MergeError::NotFound | MergeError::NoSuchMerge => ApiError::NotFound,
+            MergeError::SamePerson => ApiError::invalid("/other_id", e.to_string()),
+            MergeError::VerifiedConflict(_) => ApiError::Conflict {
+                field: Some("/force".into()),
+                detail: e.to_string(),
+            },
+            MergeError::AlreadyUndone | MergeError::SurvivorGone(_) => ApiError::Conflict {
+                field: None,
+                detail: e.to_string(),
+            },
+            MergeError::Db(e) => crate::error::db_error(e),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The person merged into this one (and deleted).
+    other_id: Uuid,
+    /// Merge even though both have a verified identity on the same channel.
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeOut {
+    merge: MergeSummary,
+}
+
+/// Merges `other_id` into this person: identities, events, messages, segment
+/// memberships and channel records move here in one transaction, blank fields are
+/// filled from the other person, the other person is deleted, and the record of the
+/// merge (what moved) is kept so it can be undone.
+#[utoipa::path(post, path = "/people/{id}/merge", tag = "people", params(("id" = Uuid, Path, description = "The survivor")),
+    request_body = MergeRequest,
+    responses((status = 200, body = MergeOut, description = "Merged"),
+              (status = 404, body = Problem, description = "Either person is not yours"),
+              (status = 409, body = Problem, description = "Both have a verified identity on one channel (send force)"),
+              (status = 422, body = Problem, description = "A person cannot merge into themselves")))]
+pub(crate) async fn merge(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MergeRequest>,
+) -> ApiResult<Json<MergeOut>> {
+    let survivor = super::path_id(&id)?;
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let summary = merge::merge(
+        &mut tx,
+        user.id,
+        Some(user.id),
+        survivor,
+        body.other_id,
+        body.force,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(MergeOut { merge: summary }))
+}
+
+/// Undoes a merge: the merged person comes back with the same id, and every row the
+/// merge moved or dropped returns as it was. A merge is undone once, and only while
+/// its survivor exists (undo later merges first).
+#[utoipa::path(post, path = "/people/merges/{id}/undo", tag = "people", params(("id" = Uuid, Path, description = "The merge")),
+    responses((status = 200, body = MergeOut, description = "Undone"),
+              (status = 404, body = Problem, description = "No such merge of yours"),
+              (status = 409, body = Problem, description = "Already undone, or the survivor is gone")))]
+pub(crate) async fn undo(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MergeOut>> {
+    let merge_id = super::path_id(&id)?;
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let summary = merge::undo(&mut tx, user.id, Some(user.id), merge_id).await?;
+    tx.commit().await?;
+    Ok(Json(MergeOut { merge: summary }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MergesQuery {
+    /// Only merges naming this person (as survivor or merged).
+    person_id: Option<Uuid>,
+    /// 1 to 500, default 50.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergesPage {
+    items: Vec<MergeSummary>,
+}
+
+/// Merges and undos, newest first, with how many rows of each table moved.
+#[utoipa::path(get, path = "/people/merges", tag = "people", params(MergesQuery),
+    responses((status = 200, body = MergesPage, description = "The records")))]
+pub(crate) async fn list_merges(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<MergesQuery>,
+) -> ApiResult<Json<MergesPage>> {
+    let limit = crate::cursor::page_limit(q.limit)?;
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let items = merge::list(&mut tx, user.id, q.person_id, limit).await?;
+    tx.commit().await?;
+    Ok(Json(MergesPage { items }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestionsQuery {
+    /// Only pairs scoring at least this (0 to 1, default 0.5).
+    min_score: Option<f64>,
+    /// 1 to 500, default 50.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionsOut {
+    items: Vec<Suggestion>,
+}
+
+/// Pairs of people who are probably one human, best first, each with its evidence
+/// (same e-mail in an identity, bio or contact; same LinkedIn profile; same name and
+/// company). Pairs that both have a verified identity on one channel are left out.
+#[utoipa::path(get, path = "/people/merge-suggestions", tag = "people", params(SuggestionsQuery),
+    responses((status = 200, body = SuggestionsOut, description = "Suggestions"),
+              (status = 422, body = Problem, description = "An invalid min_score or limit")))]
+pub(crate) async fn suggestions(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<SuggestionsQuery>,
+) -> ApiResult<Json<SuggestionsOut>> {
+    let limit = crate::cursor::page_limit(q.limit)?;
+    let min_score = q.min_score.unwrap_or(0.5);
+    if !(0.0..=1.0).contains(&min_score) {
+        return Err(ApiError::invalid("/min_score", "must be from 0 to 1"));
+    }
+    let mut tx = tenant::begin_snapshot(&state.db.app, user.id).await?;
+    let items = suggest::suggestions(&mut tx, user.id, min_score, limit as usize).await?;
+    tx.commit().await?;
+    Ok(Json(SuggestionsOut { items }))
+}

@@ -1,0 +1,234 @@
+//! `POST /outbound-messages`, `GET /outbound-messages/stats`,
+//! `GET /outbound-messages/{id}/tracking`, and the public tracking pixel and click
+//! redirect under `/track`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use everreach_core::db::tenant::{self, Actor};
+use everreach_core::people::outbound::{
+    self, GroupBy, Message, MessageError, NewMessage, StatRow, Tracked, links_in,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::extract::ApiJson;
+
+impl From<MessageError> for ApiError {
+    fn from(e: MessageError) -> ApiError {
+        match e {
+            MessageError::Invalid(p) => {
+                ApiError::Invalid(p.into_iter().map(|(f, m)| FieldError::new(f, m)).collect())
+            }
+            MessageError::Db(e) => crate::error::db_error(e),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tracking {
+    /// Put this in the message as a 1×1 image: loading it records the open.
+    open_url: String,
+    /// For each link in the body, the signed link to send instead.
+    click_urls: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageOut {
+    message: Message,
+    tracking: Tracking,
+}
+
+fn tracking(state: &AppState, user_id: Uuid, m: &Message) -> Tracking {
+    let t = Tracked {
+        user_id,
+        message_id: m.id,
+    };
+    let click_urls = m
+        .body
+        .as_deref()
+        .map(links_in)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| state.tracker.click_url(t, &l).map(|u| (l, u)))
+        .collect();
+    Tracking {
+        open_url: state.tracker.open_url(t),
+        click_urls,
+    }
+}
+
+/// Logs a message sent to a person (it also appears on their timeline as
+/// `email_sent` or `dm_sent`), and answers its tracking links.
+#[utoipa::path(post, path = "/outbound-messages", tag = "outbound-messages", operation_id = "create_outbound_messages", request_body = NewMessage,
+    responses((status = 201, body = MessageOut, description = "Logged"),
+              (status = 422, body = Problem, description = "Invalid; errors name each field (an unknown person is /person_id)")))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewMessage>,
+) -> ApiResult<(StatusCode, Json<MessageOut>)> {
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let message = outbound::create(&mut tx, user.id, &body).await?;
+    tx.commit().await?;
+    let tracking = tracking(&state, user.id, &message);
+    Ok((StatusCode::CREATED, Json(MessageOut { message, tracking })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinksQuery {
+    /// Also sign this destination (an absolute http(s) URL).
+    url: Option<String>,
+}
+
+/// The tracking links of a message: its open pixel, a signed link for each link in
+/// its body, and for `?url=` if given.
+#[utoipa::path(get, path = "/outbound-messages/{id}/tracking", tag = "outbound-messages",
+    params(("id" = Uuid, Path), LinksQuery),
+    responses((status = 200, body = Tracking, description = "The links"),
+              (status = 404, body = Problem, description = "No such message of yours"),
+              (status = 422, body = Problem, description = "url is not an absolute http(s) URL")))]
+pub(crate) async fn links(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<LinksQuery>,
+) -> ApiResult<Json<Tracking>> {
+    let id = super::path_id(&id)?;
+    let mut tx = tenant::begin(&state.db.app, user.id).await?;
+    let message = outbound::get(&mut tx, user.id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    let mut out = tracking(&state, user.id, &message);
+    if let Some(url) = q.url {
+        let t = Tracked {
+            user_id: user.id,
+            message_id: id,
+        };
+        let signed = state.tracker.click_url(t, &url).ok_or_else(|| {
+            ApiError::invalid(
+                "/url",
+                "must be an absolute http(s) URL such as https://example.com/post",
+            )
+        })?;
+        out.click_urls.insert(url, signed);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// variant (per goal type and variant, the default), goal_type or channel.
+    group_by: Option<String>,
+    /// Only messages sent at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Only messages sent before this time (RFC 3339).
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsOut {
+    items: Vec<StatRow>,
+}
+
+/// Sent, opened, clicked and replied counts with their rates, per goal type and
+/// variant (or per goal type, or channel).
+#[utoipa::path(get, path = "/outbound-messages/stats", tag = "outbound-messages", params(StatsQuery),
+    responses((status = 200, body = StatsOut, description = "One row per group"),
+              (status = 422, body = Problem, description = "An unknown group_by or a bad time")))]
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<StatsQuery>,
+) -> ApiResult<Json<StatsOut>> {
+    let group_by = match q.group_by.as_deref() {
+        None => GroupBy::Variant,
+        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+            ApiError::invalid("/group_by", "must be variant, goal_type or channel")
+        })?,
+    };
+    let since = crate::cursor::time_param("since", q.since.as_deref())?;
+    let until = crate::cursor::time_param("until", q.until.as_deref())?;
+    let mut tx = tenant::begin_snapshot(&state.db.app, user.id).await?;
+    let items = outbound::stats(&mut tx, user.id, group_by, since, until).await?;
+    tx.commit().await?;
+    Ok(Json(StatsOut { items }))
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// The open pixel: records the first open of the message and answers a transparent
+/// GIF. A token that was not signed here is a 404.
+#[utoipa::path(get, path = "/track/open/{token}", tag = "tracking", params(("token" = String, Path)),
+    responses((status = 200, content_type = "image/gif", description = "The pixel"),
+              (status = 404, body = Problem, description = "Not a tracking token of this installation")))]
+pub(crate) async fn track_open(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    let t = state
+        .tracker
+        .verify_open(&token)
+        .ok_or(ApiError::NotFound)?;
+    let mut tx = tenant::begin_as(&state.db.app, t.user_id, Actor::Worker).await?;
+    outbound::record_open(&mut tx, t.user_id, t.message_id).await?;
+    tx.commit().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store, max-age=0"),
+        ],
+        PIXEL,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClickQuery {
+    /// The destination the link was signed for.
+    u: String,
+}
+
+/// The click redirect: records the first click (and an open, if none was seen) and
+/// redirects to the destination the link was signed for. Any other destination, or a
+/// token not signed here, is a 404: this is not an open redirect.
+#[utoipa::path(get, path = "/track/click/{token}", tag = "tracking", params(("token" = String, Path), ClickQuery),
+    responses((status = 302, description = "To the destination"),
+              (status = 404, body = Problem, description = "Not a tracking link of this installation")))]
+pub(crate) async fn track_click(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<ClickQuery>,
+) -> ApiResult<Response> {
+    let t = state
+        .tracker
+        .verify_click(&token, &q.u)
+        .ok_or(ApiError::NotFound)?;
+    let mut tx = tenant::begin_as(&state.db.app, t.user_id, Actor::Worker).await?;
+    outbound::record_click(&mut tx, t.user_id, t.message_id, &q.u).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, q.u.as_str()),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+        .into_response())
+}

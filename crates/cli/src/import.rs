@@ -1,0 +1,233 @@
+//! `everreach import events FILE.jsonl --email USER`: one event per line, in the
+//! shape of `POST /api/v1/person-events`. The whole file is checked first — every
+//! malformed line and broken rule is reported as `FILE:LINE: field: why`, and then
+//! nothing is stored; a clean file is stored in batches of up to 10,000 through the
+//! same code as the batch API (each batch one transaction, duplicates skipped, so a
+//! run that stops half-way can simply be run again), with a progress bar on stderr.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use everreach_core::accounts::store;
+use everreach_core::db::{Database, DbTarget, tenant};
+use everreach_core::people::ingest;
+use everreach_core::people::model::{EventInput, MAX_BATCH, NewEvent, Subject, check_event};
+use uuid::Uuid;
+
+/// At most this many problems are printed (all are counted).
+const SHOWN_PROBLEMS: usize = 50;
+
+#[derive(Debug)]
+pub struct Options {
+    pub file: PathBuf,
+    pub email: String,
+    pub batch: usize,
+}
+
+/// One line's event, or why not.
+fn parse_line(line: &str, now: chrono::DateTime<Utc>) -> Result<NewEvent, Vec<String>> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    let input: EventInput = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let why = inner.to_string();
+        let why = why
+            .rsplit_once(" at line ")
+            .map_or(why.as_str(), |(w, _)| w)
+            .to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            vec![format!("not valid JSON ({why}, column {})", inner.column())]
+        } else if path == "." {
+            vec![why]
+        } else {
+            vec![format!("{path}: {why}")]
+        }
+    })?;
+    check_event(&input, now).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|(field, why)| format!("{}: {why}", field.trim_start_matches('/')))
+            .collect()
+    })
+}
+
+fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, std::io::Result<String>)>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(BufReader::new(file)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l)))
+}
+
+pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
+    if opts.batch == 0 || opts.batch > MAX_BATCH {
+        bail!("--batch must be from 1 to {MAX_BATCH}");
+    }
+    let name = opts.file.display().to_string();
+    let now = Utc::now();
+
+    // Pass 1: check everything, store nothing.
+    let mut problems = 0usize;
+    let mut total = 0usize;
+    let mut named_people: HashSet<Uuid> = HashSet::new();
+    for (n, line) in lines(&opts.file)? {
+        let line = line.with_context(|| format!("{name}:{n}: cannot be read as UTF-8 text"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        total += 1;
+        match parse_line(&line, now) {
+            Ok(e) => {
+                if let Subject::Person(id) = e.subject {
+                    named_people.insert(id);
+                }
+            }
+            Err(whys) => {
+                for why in whys {
+                    problems += 1;
+                    if problems <= SHOWN_PROBLEMS {
+                        eprintln!("{name}:{n}: {why}");
+                    }
+                }
+            }
+        }
+    }
+    if problems > 0 {
+        if problems > SHOWN_PROBLEMS {
+            eprintln!("… and {} more", problems - SHOWN_PROBLEMS);
+        }
+        bail!(
+            "{name}: {problems} problems in {total} events; nothing was imported — fix the lines above and run again"
+        );
+    }
+    if total == 0 {
+        bail!("{name} holds no events (one JSON object per line)");
+    }
+
+    let db = Database::open(target).await?;
+    let Some(user_id) = store::lookup_user_id(&db.app, &opts.email).await? else {
+        bail!(
+            "no user has the e-mail {:?}; create one with `everreach user create`",
+            opts.email
+        );
+    };
+    if !named_people.is_empty() {
+        let wanted: Vec<Uuid> = named_people.iter().copied().collect();
+        let mut tx = tenant::begin(&db.app, user_id).await?;
+        let found: HashSet<Uuid> =
+            everreach_core::people::store::existing_people(&mut tx, user_id, &wanted)
+                .await?
+                .into_iter()
+                .collect();
+        tx.commit().await?;
+        let missing: Vec<&Uuid> = wanted.iter().filter(|id| !found.contains(id)).collect();
+        if !missing.is_empty() {
+            bail!(
+                "{name}: {} person_id values name no person of {} (e.g. {}); nothing was imported",
+                missing.len(),
+                opts.email,
+                missing[0]
+            );
+        }
+    }
+
+    // Pass 2: store, a batch per transaction.
+    let mut progress = Progress::new(total);
+    let (mut created, mut duplicates, mut people) = (0usize, 0usize, 0usize);
+    let mut batch: Vec<NewEvent> = Vec::with_capacity(opts.batch);
+    let mut flush = async |batch: &mut Vec<NewEvent>| -> anyhow::Result<()> {
+        let mut tx = tenant::begin(&db.app, user_id).await?;
+        let outcome = ingest::store_checked(&mut tx, user_id, batch).await?;
+        tx.commit().await?;
+        created += outcome.created;
+        duplicates += outcome.duplicates;
+        people += outcome.people_created;
+        progress.advance(batch.len());
+        batch.clear();
+        Ok(())
+    };
+    for (n, line) in lines(&opts.file)? {
+        let line = line.with_context(|| format!("{name}:{n}: cannot be read"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = parse_line(&line, now).map_err(|whys| {
+            anyhow::anyhow!(
+                "{name}:{n}: {} (the file changed while importing?)",
+                whys.join("; ")
+            )
+        })?;
+        batch.push(event);
+        if batch.len() == opts.batch {
+            flush(&mut batch).await?;
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch).await?;
+    }
+    let seconds = progress.finish();
+    eprintln!(
+        "everreach: imported {total} events from {name} in {seconds:.1} s: {created} stored, {duplicates} duplicates skipped, {people} new people"
+    );
+    Ok(())
+}
+
+/// A progress bar on stderr: redrawn in place on a terminal, a line per tenth
+/// otherwise (logs).
+struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+    tty: bool,
+    last_tenth: usize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            done: 0,
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            last_tenth: 0,
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.done += n;
+        let elapsed = self.started.elapsed().as_secs_f64().max(1e-6);
+        let rate = self.done as f64 / elapsed;
+        let share = self.done as f64 / self.total as f64;
+        let eta = (self.total - self.done) as f64 / rate.max(1e-6);
+        let line = format!(
+            "{:>5.1}% {}/{} events · {:.0}/s · ETA {:.0} s",
+            share * 100.0,
+            self.done,
+            self.total,
+            rate,
+            eta
+        );
+        if self.tty {
+            let width = 30;
+            let filled = (share * width as f64) as usize;
+            let bar = format!("{}{}", "#".repeat(filled), ".".repeat(width - filled));
+            eprint!("\r[{bar}] {line}");
+            let _ = std::io::stderr().flush();
+        } else if share * 10.0 >= (self.last_tenth + 1) as f64 {
+            self.last_tenth = (share * 10.0) as usize;
+            eprintln!("everreach: {line}");
+        }
+    }
+
+    fn finish(&self) -> f64 {
+        if self.tty {
+            eprintln!();
+        }
+        self.started.elapsed().as_secs_f64()
+    }
+}

@@ -1,0 +1,206 @@
+//! `person_insights`, the computed lens of one person: recomputed by a job on queue
+//! [`QUEUE`] whenever ingestion or a merge changes what we know of them (enqueued
+//! deduplicated, one live job per person). What is computed from the event stream:
+//! `last_active_at`, `activity_state`, `channel_preferences`, `seasonality`,
+//! `avg_reply_time` (from our messages' reply times) and `warmth_score`.
+//! `interests` and `tone_preferences` need a language model and are left as they are.
+
+use chrono::{DateTime, Datelike, Utc};
+use serde_json::{Map, Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::jobs::{self, JobError, SendOptions};
+
+/// The queue of insight recomputes (created by migration).
+pub const QUEUE: &str = "people.insights";
+
+/// Event types that are our own doing, not the person's activity.
+pub const OUTBOUND_TYPES: [&str; 2] = ["email_sent", "dm_sent"];
+
+/// Enqueues one recompute per person, skipping people that already have one waiting.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    people: impl Iterator<Item = Uuid>,
+) -> Result<u64, JobError> {
+    let items: Vec<(String, Value)> = people
+        .map(|p| (p.to_string(), json!({ "person_id": p })))
+        .collect();
+    let opts = SendOptions {
+        user_id: Some(user_id),
+        // a short debounce: a burst of batches for one person makes one job
+        start_after: Some(Utc::now() + chrono::Duration::seconds(1)),
+        ..SendOptions::default()
+    };
+    jobs::send_singletons(conn, QUEUE, &items, &opts).await
+}
+
+/// How recently someone was active, as 000's activity states.
+pub fn activity_state(last_active: Option<DateTime<Utc>>, now: DateTime<Utc>) -> &'static str {
+    match last_active.map(|t| (now - t).num_days()) {
+        Some(d) if d <= 7 => "active",
+        Some(d) if d <= 30 => "warming",
+        Some(d) if d <= 90 => "cool",
+        _ => "dormant",
+    }
+}
+
+/// Warmth from 0 to 100: recency (half-life 30 days, up to 50), frequency (events in
+/// the last 90 days, 20 or more is full, up to 30) and mean sentiment (-1..1 mapped
+/// to 0..20; neutral when unknown).
+pub fn warmth_score(
+    last_active: Option<DateTime<Utc>>,
+    events_90d: i64,
+    mean_sentiment: Option<f64>,
+    now: DateTime<Utc>,
+) -> f64 {
+    let recency = last_active.map_or(0.0, |t| {
+        let days = (now - t).num_seconds().max(0) as f64 / 86_400.0;
+        50.0 * 0.5_f64.powf(days / 30.0)
+    });
+    let frequency = 30.0 * (events_90d.max(0) as f64 / 20.0).min(1.0);
+    let sentiment = 20.0 * (mean_sentiment.unwrap_or(0.0).clamp(-1.0, 1.0) + 1.0) / 2.0;
+    ((recency + frequency + sentiment) * 100.0).round() / 100.0
+}
+
+/// Shares of a count per key, rounded to two decimals (empty when there are none).
+pub fn shares(counts: &[(String, i64)]) -> Map<String, Value> {
+    let total: i64 = counts.iter().map(|c| c.1).sum();
+    let mut out = Map::new();
+    if total == 0 {
+        return out;
+    }
+    for (k, n) in counts {
+        let share = (*n as f64 / total as f64 * 100.0).round() / 100.0;
+        out.insert(k.clone(), json!(share));
+    }
+    out
+}
+
+/// Recomputes and stores one person's insights; `false` when the person is gone
+/// (erased or merged away since the job was queued).
+pub async fn recompute(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    person_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM people WHERE user_id = $1 AND id = $2)")
+            .bind(user_id)
+            .bind(person_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !exists {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let (last_active, events_90d, mean_sentiment): (Option<DateTime<Utc>>, i64, Option<f64>) =
+        sqlx::query_as(
+            "SELECT max(occurred_at), count(*) FILTER (WHERE occurred_at > now() - interval '90 days'),
+                    avg(sentiment)::float8
+               FROM person_events
+              WHERE user_id = $1 AND person_id = $2 AND event_type <> ALL($3)",
+        )
+        .bind(user_id)
+        .bind(person_id)
+        .bind(&OUTBOUND_TYPES[..])
+        .fetch_one(&mut *conn)
+        .await?;
+    let per_channel: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT channel, count(*) FROM person_events
+          WHERE user_id = $1 AND person_id = $2 AND event_type <> ALL($3)
+            AND occurred_at > now() - interval '180 days'
+          GROUP BY channel ORDER BY channel",
+    )
+    .bind(user_id)
+    .bind(person_id)
+    .bind(&OUTBOUND_TYPES[..])
+    .fetch_all(&mut *conn)
+    .await?;
+    let times: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT occurred_at FROM person_events
+          WHERE user_id = $1 AND person_id = $2 AND event_type <> ALL($3)
+            AND occurred_at > now() - interval '1 year'",
+    )
+    .bind(user_id)
+    .bind(person_id)
+    .bind(&OUTBOUND_TYPES[..])
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut weekday = [0_i64; 7];
+    let mut month = [0_i64; 12];
+    for t in &times {
+        weekday[t.weekday().num_days_from_monday() as usize] += 1;
+        month[t.month0() as usize] += 1;
+    }
+    let seasonality = json!({ "weekday_mon_first": weekday, "month_jan_first": month });
+    sqlx::query(
+        "INSERT INTO person_insights (user_id, person_id, channel_preferences, avg_reply_time, activity_state,
+                                      last_active_at, seasonality, warmth_score)
+         SELECT $1, $2, $3,
+                (SELECT avg(replied_at - sent_at) FROM outbound_messages
+                  WHERE user_id = $1 AND person_id = $2 AND replied_at IS NOT NULL),
+                $4, $5, $6, $7
+         ON CONFLICT (user_id, person_id) DO UPDATE SET
+             channel_preferences = EXCLUDED.channel_preferences, avg_reply_time = EXCLUDED.avg_reply_time,
+             activity_state = EXCLUDED.activity_state, last_active_at = EXCLUDED.last_active_at,
+             seasonality = EXCLUDED.seasonality, warmth_score = EXCLUDED.warmth_score",
+    )
+    .bind(user_id)
+    .bind(person_id)
+    .bind(Value::Object(shares(&per_channel)))
+    .bind(activity_state(last_active, now))
+    .bind(last_active)
+    .bind(seasonality)
+    .bind(warmth_score(last_active, events_90d, mean_sentiment, now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn activity_states_follow_recency() {
+        let ago = |d| Some(now() - Duration::days(d));
+        assert_eq!(activity_state(ago(0), now()), "active");
+        assert_eq!(activity_state(ago(7), now()), "active");
+        assert_eq!(activity_state(ago(8), now()), "warming");
+        assert_eq!(activity_state(ago(30), now()), "warming");
+        assert_eq!(activity_state(ago(31), now()), "cool");
+        assert_eq!(activity_state(ago(91), now()), "dormant");
+        assert_eq!(activity_state(None, now()), "dormant");
+    }
+
+    #[test]
+    fn warmth_rises_with_recency_frequency_and_sentiment() {
+        assert_eq!(warmth_score(None, 0, None, now()), 10.0);
+        assert_eq!(warmth_score(Some(now()), 20, Some(1.0), now()), 100.0);
+        assert_eq!(
+            warmth_score(Some(now() - Duration::days(30)), 0, None, now()),
+            35.0
+        );
+        assert!(
+            warmth_score(Some(now()), 5, Some(-1.0), now())
+                < warmth_score(Some(now()), 5, Some(0.5), now())
+        );
+        assert_eq!(warmth_score(Some(now()), 500, Some(9.0), now()), 100.0);
+    }
+
+    #[test]
+    fn shares_sum_to_one_and_empty_is_empty() {
+        let s = shares(&[("email".into(), 3), ("instagram".into(), 1)]);
+        assert_eq!(s["email"], json!(0.75));
+        assert_eq!(s["instagram"], json!(0.25));
+        assert!(shares(&[]).is_empty());
+    }
+}

@@ -1,0 +1,454 @@
+//! Merging two people into one, and undoing it. A merge moves everything that names
+//! the merged person — identities, events, our messages, segment memberships and the
+//! channel records (`instagram_contacts`, `contacts`) — to the survivor, fills the
+//! survivor's blank fields from the merged person, deletes the merged person, and
+//! writes an append-only `person_merges` record holding both people as they were and
+//! the id of every row moved or dropped. Undo reads that record and puts every row
+//! back as it was (updated_at included), then records the undo; a merge is undone at
+//! most once, and only while its survivor still exists.
+//!
+//! Rows that cannot move because the survivor already has their key — an event the
+//! survivor also has (same channel, type and platform id), a segment both are in —
+//! are dropped and kept whole in the record, so undo can restore them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::insights;
+use crate::platform::events;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no such person")]
+    NotFound,
+    #[error("a person cannot be merged into themselves")]
+    SamePerson,
+    #[error(
+        "both people have a verified {0} identity, so they are probably two humans; send \"force\": true to merge anyway"
+    )]
+    VerifiedConflict(String),
+    #[error("no such merge")]
+    NoSuchMerge,
+    #[error("this merge was already undone")]
+    AlreadyUndone,
+    #[error(
+        "the survivor {0} no longer exists (erased, or merged into someone else since): undo the later merge first"
+    )]
+    SurvivorGone(Uuid),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A merge or undo as the API shows it: how many rows of each table moved.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MergeSummary {
+    pub id: Uuid,
+    /// merge or undo
+    pub kind: String,
+    pub survivor_id: Uuid,
+    pub merged_id: Uuid,
+    /// For an undo: the merge it reversed.
+    pub undoes: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    /// Rows per table moved (or put back), e.g. `{"identities": 2, "person_events": 40}`.
+    #[schema(value_type = Object)]
+    pub counts: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Tables whose rows point at a person by `person_id` and move with a merge, with the
+/// type of their id. (`person_insights` is recomputed; `segment_members` is keyed by
+/// segment.)
+const MOVED_BY_ID: [(&str, &str); 5] = [
+    ("identities", "int8"),
+    ("person_events", "int8"),
+    ("outbound_messages", "uuid"),
+    ("instagram_contacts", "uuid"),
+    ("contacts", "uuid"),
+];
+
+/// Tables with an `updated_at` the move touches (restored exactly on undo).
+const STAMPED: [&str; 2] = ["instagram_contacts", "contacts"];
+
+async fn people_rows(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    ids: [Uuid; 2],
+) -> Result<Vec<(Uuid, Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, to_jsonb(p) FROM people p WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+    )
+    .bind(user_id)
+    .bind(&ids[..])
+    .fetch_all(conn)
+    .await
+}
+
+/// Moves `merged` into `survivor` (see the module doc); `actor` is who asked.
+pub async fn merge(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    actor: Option<Uuid>,
+    survivor: Uuid,
+    merged: Uuid,
+    force: bool,
+) -> Result<MergeSummary, MergeError> {
+    if survivor == merged {
+        return Err(MergeError::SamePerson);
+    }
+    let rows = people_rows(conn, user_id, [survivor, merged]).await?;
+    let before = |id| rows.iter().find(|r| r.0 == id).map(|r| r.1.clone());
+    let (Some(survivor_before), Some(merged_before)) = (before(survivor), before(merged)) else {
+        return Err(MergeError::NotFound);
+    };
+    if !force {
+        let conflict: Option<String> = sqlx::query_scalar(
+            "SELECT a.channel FROM identities a JOIN identities b
+                 ON b.user_id = a.user_id AND b.channel = a.channel AND b.person_id = $3 AND b.is_verified
+              WHERE a.user_id = $1 AND a.person_id = $2 AND a.is_verified LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(survivor)
+        .bind(merged)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(channel) = conflict {
+            return Err(MergeError::VerifiedConflict(channel));
+        }
+    }
+
+    let mut moved = serde_json::Map::new();
+    let mut counts = serde_json::Map::new();
+    moved.insert("survivor_before".into(), survivor_before);
+    moved.insert("merged_before".into(), merged_before);
+
+    // Rows the survivor already has the key of: kept whole in the record, then dropped.
+    let dropped_events: Vec<Value> = sqlx::query_scalar(
+        "DELETE FROM person_events m USING person_events s
+          WHERE m.user_id = $1 AND m.person_id = $3 AND m.platform_id IS NOT NULL
+            AND s.user_id = $1 AND s.person_id = $2 AND s.channel = m.channel
+            AND s.event_type = m.event_type AND s.platform_id = m.platform_id
+         RETURNING to_jsonb(m)",
+    )
+    .bind(user_id)
+    .bind(survivor)
+    .bind(merged)
+    .fetch_all(&mut *conn)
+    .await?;
+    let dropped_members: Vec<Value> = sqlx::query_scalar(
+        "DELETE FROM segment_members m USING segment_members s
+          WHERE m.user_id = $1 AND m.person_id = $3 AND s.user_id = $1 AND s.person_id = $2
+            AND s.segment_id = m.segment_id
+         RETURNING to_jsonb(m)",
+    )
+    .bind(user_id)
+    .bind(survivor)
+    .bind(merged)
+    .fetch_all(&mut *conn)
+    .await?;
+    let insights: Vec<Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(i) FROM person_insights i WHERE user_id = $1 AND person_id = ANY($2)",
+    )
+    .bind(user_id)
+    .bind(&[survivor, merged][..])
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM person_insights WHERE user_id = $1 AND person_id = $2")
+        .bind(user_id)
+        .bind(merged)
+        .execute(&mut *conn)
+        .await?;
+    counts.insert("person_events_dropped".into(), json!(dropped_events.len()));
+    counts.insert(
+        "segment_members_dropped".into(),
+        json!(dropped_members.len()),
+    );
+    moved.insert("person_events_dropped".into(), Value::Array(dropped_events));
+    moved.insert(
+        "segment_members_dropped".into(),
+        Value::Array(dropped_members),
+    );
+    moved.insert("person_insights_before".into(), Value::Array(insights));
+
+    for (table, _) in MOVED_BY_ID {
+        let stamped = STAMPED.contains(&table);
+        // The updated_at each row had, for undo (the move stamps a new one).
+        let returning = if stamped {
+            "jsonb_build_object('id', t.id, 'updated_at', old.updated_at)"
+        } else {
+            "to_jsonb(t.id)"
+        };
+        let ids: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} t SET person_id = $2 WHERE t.user_id = $1 AND t.person_id = $3 RETURNING {returning}"
+        )))
+        .bind(user_id)
+        .bind(survivor)
+        .bind(merged)
+        .fetch_all(&mut *conn)
+        .await?;
+        counts.insert(table.into(), json!(ids.len()));
+        moved.insert(table.into(), Value::Array(ids));
+    }
+    let segments: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE segment_members SET person_id = $2 WHERE user_id = $1 AND person_id = $3 RETURNING segment_id",
+    )
+    .bind(user_id)
+    .bind(survivor)
+    .bind(merged)
+    .fetch_all(&mut *conn)
+    .await?;
+    counts.insert("segment_members".into(), json!(segments.len()));
+    moved.insert("segment_members".into(), json!(segments));
+
+    sqlx::query(
+        "UPDATE people s SET full_name = coalesce(s.full_name, m.full_name),
+                             primary_email = coalesce(s.primary_email, m.primary_email),
+                             company = coalesce(s.company, m.company), role = coalesce(s.role, m.role)
+           FROM people m WHERE s.user_id = $1 AND s.id = $2 AND m.user_id = $1 AND m.id = $3",
+    )
+    .bind(user_id)
+    .bind(survivor)
+    .bind(merged)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM people WHERE user_id = $1 AND id = $2")
+        .bind(user_id)
+        .bind(merged)
+        .execute(&mut *conn)
+        .await?;
+
+    let summary = record(
+        conn,
+        user_id,
+        "merge",
+        survivor,
+        merged,
+        None,
+        actor,
+        Value::Object(moved),
+        Value::Object(counts),
+    )
+    .await?;
+    insights::enqueue(conn, user_id, [survivor].into_iter())
+        .await
+        .map_err(job_error)?;
+    Ok(summary)
+}
+
+/// Undoes merge `merge_id` (see the module doc).
+pub async fn undo(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    actor: Option<Uuid>,
+    merge_id: Uuid,
+) -> Result<MergeSummary, MergeError> {
+    let found: Option<(Uuid, Uuid, Value, bool)> = sqlx::query_as(
+        "SELECT survivor_id, merged_id, moved,
+                EXISTS (SELECT 1 FROM person_merges u WHERE u.user_id = $1 AND u.undoes = m.id)
+           FROM person_merges m WHERE user_id = $1 AND id = $2 AND kind = 'merge'
+            FOR UPDATE",
+    )
+    .bind(user_id)
+    .bind(merge_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((survivor, merged, moved, undone)) = found else {
+        return Err(MergeError::NoSuchMerge);
+    };
+    if undone {
+        return Err(MergeError::AlreadyUndone);
+    }
+    if people_rows(conn, user_id, [survivor, survivor])
+        .await?
+        .is_empty()
+    {
+        return Err(MergeError::SurvivorGone(survivor));
+    }
+    let part = |k: &str| moved.get(k).cloned().unwrap_or(Value::Null);
+    let mut counts = serde_json::Map::new();
+
+    // The merged person as they were, and the survivor's own fields.
+    sqlx::query("INSERT INTO people SELECT * FROM jsonb_populate_record(NULL::people, $1)")
+        .bind(part("merged_before"))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE people p SET full_name = b.full_name, primary_email = b.primary_email, company = b.company,
+                             role = b.role, updated_at = b.updated_at
+           FROM jsonb_populate_record(NULL::people, $3) b
+          WHERE p.user_id = $1 AND p.id = $2",
+    )
+    .bind(user_id)
+    .bind(survivor)
+    .bind(part("survivor_before"))
+    .execute(&mut *conn)
+    .await?;
+
+    for (table, id_type) in MOVED_BY_ID {
+        let stamped = STAMPED.contains(&table);
+        let sql = if stamped {
+            format!(
+                "UPDATE {table} t SET person_id = $3, updated_at = b.updated_at
+                   FROM jsonb_to_recordset($4) AS b(id {id_type}, updated_at timestamptz)
+                  WHERE t.user_id = $1 AND t.person_id = $2 AND t.id = b.id"
+            )
+        } else {
+            format!(
+                "UPDATE {table} t SET person_id = $3
+                  WHERE t.user_id = $1 AND t.person_id = $2
+                    AND t.id IN (SELECT v::{id_type} FROM jsonb_array_elements_text($4) AS v)"
+            )
+        };
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(survivor)
+            .bind(merged)
+            .bind(part(table))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        counts.insert(table.into(), json!(n));
+    }
+    let n = sqlx::query(
+        "UPDATE segment_members SET person_id = $3
+          WHERE user_id = $1 AND person_id = $2
+            AND segment_id IN (SELECT v::uuid FROM jsonb_array_elements_text($4) AS v)",
+    )
+    .bind(user_id)
+    .bind(survivor)
+    .bind(merged)
+    .bind(part("segment_members"))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    counts.insert("segment_members".into(), json!(n));
+    for (table, key) in [
+        ("person_events", "person_events_dropped"),
+        ("segment_members", "segment_members_dropped"),
+    ] {
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"
+        )))
+        .bind(part(key))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        counts.insert(key.into(), json!(n));
+    }
+    sqlx::query("DELETE FROM person_insights WHERE user_id = $1 AND person_id = ANY($2)")
+        .bind(user_id)
+        .bind(&[survivor, merged][..])
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO person_insights SELECT * FROM jsonb_populate_recordset(NULL::person_insights, $1)",
+    )
+    .bind(part("person_insights_before"))
+    .execute(&mut *conn)
+    .await?;
+
+    let summary = record(
+        conn,
+        user_id,
+        "undo",
+        survivor,
+        merged,
+        Some(merge_id),
+        actor,
+        Value::Object(counts.clone()),
+        Value::Object(counts),
+    )
+    .await?;
+    insights::enqueue(conn, user_id, [survivor, merged].into_iter())
+        .await
+        .map_err(job_error)?;
+    Ok(summary)
+}
+
+fn job_error(e: crate::jobs::JobError) -> MergeError {
+    match e {
+        crate::jobs::JobError::Db(e) => MergeError::Db(e),
+        other => MergeError::Db(sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one column each")]
+async fn record(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    kind: &str,
+    survivor: Uuid,
+    merged: Uuid,
+    undoes: Option<Uuid>,
+    actor: Option<Uuid>,
+    moved: Value,
+    counts: Value,
+) -> Result<MergeSummary, MergeError> {
+    let (id, created_at): (Uuid, DateTime<Utc>) = sqlx::query_as(
+        "INSERT INTO person_merges (user_id, kind, survivor_id, merged_id, undoes, actor_id, moved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(survivor)
+    .bind(merged)
+    .bind(undoes)
+    .bind(actor)
+    .bind(&moved)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => MergeError::AlreadyUndone,
+        _ => MergeError::Db(e),
+    })?;
+    let event_type = if kind == "merge" {
+        "person.merged"
+    } else {
+        "person.merge_undone"
+    };
+    events::log(
+        conn,
+        user_id,
+        "person",
+        survivor,
+        event_type,
+        &json!({ "merge_id": undoes.unwrap_or(id), "survivor_id": survivor, "merged_id": merged, "counts": counts }),
+    )
+    .await?;
+    Ok(MergeSummary {
+        id,
+        kind: kind.to_string(),
+        survivor_id: survivor,
+        merged_id: merged,
+        undoes,
+        actor_id: actor,
+        counts,
+        created_at,
+    })
+}
+
+/// The merge records of the tenant (or naming one person), newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    person_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<MergeSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, kind, survivor_id, merged_id, undoes, actor_id,
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) = 'array' THEN to_jsonb(jsonb_array_length(v)) ELSE v END), '{}')
+                   FROM jsonb_each(moved) AS e(k, v) WHERE k NOT LIKE '%_before') AS counts,
+                created_at
+           FROM person_merges
+          WHERE user_id = $1 AND ($2::uuid IS NULL OR survivor_id = $2 OR merged_id = $2)
+          ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(user_id)
+    .bind(person_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
