@@ -71,3 +71,345 @@ async fn the_same_handle_of_two_tenants_is_two_people() {
     assert_eq!(again.person_id, resolved[0].person_id);
     assert!(!again.created);
 }
+
+mod graph {
+    //! Ingestion, merge/undo, insights and the timeline's plans, below the API.
+
+    use chrono::{Duration, Utc};
+    use everreach_core::db::tenant;
+    use everreach_core::people::model::EventInput;
+    use everreach_core::people::timeline::{TimelineFilter, page_sql};
+    use everreach_core::people::{ingest, insights, merge, rights};
+    use everreach_testkit::TestDb;
+    use serde_json::{Value, json};
+    use sqlx::PgPool;
+    use uuid::Uuid;
+
+    fn event(v: Value) -> EventInput {
+        serde_json::from_value(v).unwrap()
+    }
+
+    async fn ingest_as(pool: &PgPool, user: Uuid, events: Vec<Value>) -> Vec<Uuid> {
+        let inputs: Vec<EventInput> = events.into_iter().map(event).collect();
+        let mut tx = tenant::begin(pool, user).await.unwrap();
+        let out = ingest::ingest(&mut tx, user, &inputs).await.unwrap();
+        tx.commit().await.unwrap();
+        out.results.iter().map(|r| r.person_id).collect()
+    }
+
+    /// Whether B is left, how many identities and channel records A has, A's e-mail.
+    const ON_A: &str = "SELECT (SELECT count(*) FROM people WHERE id = $2),
+                (SELECT count(*) FROM identities WHERE person_id = $1)
+                  + (SELECT count(*) FROM instagram_contacts WHERE person_id = $1)
+                  + (SELECT count(*) FROM contacts WHERE person_id = $1),
+                (SELECT primary_email FROM people WHERE id = $1)";
+
+    const STATE_TABLES: [&str; 8] = [
+        "people",
+        "identities",
+        "person_events",
+        "person_insights",
+        "segment_members",
+        "outbound_messages",
+        "instagram_contacts",
+        "contacts",
+    ];
+
+    /// Every row of the tenant's people-graph tables, as JSON, in a stable order.
+    async fn state(pool: &PgPool, user: Uuid) -> Value {
+        let mut tx = tenant::begin(pool, user).await.unwrap();
+        let mut out = serde_json::Map::new();
+        for table in STATE_TABLES {
+            let rows: Option<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text) FROM {table} t"
+            )))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            out.insert(table.into(), rows.unwrap_or(Value::Null));
+        }
+        tx.commit().await.unwrap();
+        Value::Object(out)
+    }
+
+    #[tokio::test]
+    async fn merge_moves_everything_and_undo_restores_the_exact_prior_state() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        db.fill_tenant_tables(alice).await;
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let (a, segment): (Uuid, Uuid) = sqlx::query_as(
+            "SELECT p.id, s.id FROM people p, segments s WHERE p.full_name = 'Ada Fixture' LIMIT 1",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE people SET primary_email = NULL WHERE id = $1")
+            .bind(a)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // B: an e-mail identity, an event A also has (same key), one of its own.
+        let b = ingest_as(
+            &db.app,
+            alice,
+            vec![
+                json!({"identity": {"channel": "email", "handle": "ada@lovelace.dev"},
+                       "channel": "instagram", "event_type": "dm_reply", "platform_id": "ig-msg-1"}),
+                json!({"identity": {"channel": "email", "handle": "ada@lovelace.dev"},
+                       "event_type": "email_received", "platform_id": "m-1", "sentiment": 0.25}),
+            ],
+        )
+        .await[0];
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        for sql in [
+            "UPDATE people SET primary_email = 'ada@lovelace.dev', role = 'countess' WHERE id = $1",
+            "INSERT INTO segment_members (user_id, segment_id, person_id) SELECT user_id, $2, $1 FROM people WHERE id = $1",
+            "INSERT INTO segments (user_id, name) SELECT user_id, 'Second' FROM people WHERE id = $1",
+            "INSERT INTO segment_members (user_id, segment_id, person_id)
+                 SELECT user_id, (SELECT id FROM segments WHERE name = 'Second'), $1 FROM people WHERE id = $1",
+            "INSERT INTO person_insights (user_id, person_id, activity_state, warmth_score, avg_reply_time)
+                 SELECT user_id, $1, 'warming', 42.5, interval '3 hours' FROM people WHERE id = $1",
+            "INSERT INTO outbound_messages (user_id, person_id, channel, variant) SELECT user_id, $1, 'email', 'B' FROM people WHERE id = $1",
+            "INSERT INTO instagram_contacts (user_id, person_id, instagram_username) SELECT user_id, $1, 'ada_ig' FROM people WHERE id = $1",
+            "INSERT INTO contacts (user_id, person_id, email, name) SELECT user_id, $1, 'ada@lovelace.dev', 'Ada' FROM people WHERE id = $1",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(b)
+                .bind(segment)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        // Let the clock move, so a restored updated_at differs from a fresh stamp.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let before = state(&db.app, alice).await;
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let (_, on_a_before, _): (i64, i64, Option<String>) = sqlx::query_as(ON_A)
+            .bind(a)
+            .bind(b)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let done = merge::merge(&mut tx, alice, Some(alice), a, b, false)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(done.counts["identities"], 1);
+        assert_eq!(done.counts["person_events"], 1);
+        assert_eq!(done.counts["person_events_dropped"], 1);
+        assert_eq!(done.counts["segment_members"], 1);
+        assert_eq!(done.counts["segment_members_dropped"], 1);
+        assert_eq!(done.counts["outbound_messages"], 1);
+        assert_eq!(done.counts["instagram_contacts"], 1);
+        assert_eq!(done.counts["contacts"], 1);
+
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let (left, on_a, email): (i64, i64, Option<String>) = sqlx::query_as(ON_A)
+            .bind(a)
+            .bind(b)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(left, 0, "the merged person is gone");
+        assert_eq!(
+            on_a,
+            on_a_before + 3,
+            "B's identity and B's two channel records"
+        );
+        assert_eq!(
+            email.as_deref(),
+            Some("ada@lovelace.dev"),
+            "blanks filled from B"
+        );
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let rewritten = sqlx::query("UPDATE person_merges SET actor_id = NULL")
+            .execute(&mut *tx)
+            .await;
+        assert!(rewritten.is_err(), "the merge record is append-only");
+        drop(tx);
+
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        merge::undo(&mut tx, alice, Some(alice), done.id)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let after = state(&db.app, alice).await;
+        for table in STATE_TABLES {
+            assert_eq!(after[table], before[table], "{table} is back as it was");
+        }
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let again = merge::undo(&mut tx, alice, Some(alice), done.id).await;
+        assert!(
+            matches!(again, Err(merge::MergeError::AlreadyUndone)),
+            "{again:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_batches_naming_the_same_new_handles_make_one_person_each() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        let mut writers = Vec::new();
+        for w in 0..6 {
+            let pool = db.app.clone();
+            writers.push(tokio::spawn(async move {
+                // every writer names the same 50 handles, in its own order
+                let mut events: Vec<Value> = (0..50)
+                    .map(|i| {
+                        json!({"identity": {"channel": "instagram", "handle": format!("@user{i}")},
+                                    "event_type": "liked", "platform_id": format!("w{w}-{i}")})
+                    })
+                    .collect();
+                events.rotate_left(w * 7);
+                ingest_as(&pool, alice, events).await
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let (people, identities, events): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM identities), (SELECT count(*) FROM person_events)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!((people, identities, events), (50, 50, 300));
+    }
+
+    #[tokio::test]
+    async fn insights_are_recomputed_from_the_stream() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        let now = Utc::now();
+        let person = ingest_as(
+            &db.app,
+            alice,
+            vec![
+                json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "liked",
+                       "platform_id": "1", "occurred_at": now - Duration::days(2), "sentiment": 1.0}),
+                json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "commented",
+                       "platform_id": "2", "occurred_at": now - Duration::days(3), "sentiment": 0.0}),
+                json!({"identity": {"channel": "instagram", "handle": "grace"}, "channel": "email",
+                       "event_type": "email_received", "platform_id": "3", "occurred_at": now - Duration::days(4)}),
+                json!({"identity": {"channel": "instagram", "handle": "grace"}, "channel": "email",
+                       "event_type": "email_sent", "platform_id": "4", "occurred_at": now}),
+            ],
+        )
+        .await[0];
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        assert!(insights::recompute(&mut tx, alice, person).await.unwrap());
+        let (state, prefs, last, warmth): (String, Value, chrono::DateTime<Utc>, f64) = sqlx::query_as(
+            "SELECT activity_state, channel_preferences, last_active_at, warmth_score::float8 FROM person_insights WHERE person_id = $1",
+        )
+        .bind(person)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(state, "active");
+        assert_eq!(prefs, json!({"email": 0.33, "instagram": 0.67}));
+        assert!(
+            (last - (now - Duration::days(2))).num_seconds().abs() <= 1,
+            "our own email_sent is not their activity"
+        );
+        assert!(warmth > 50.0 && warmth < 100.0, "{warmth}");
+        assert!(
+            !insights::recompute(&mut tx, alice, Uuid::new_v4())
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn every_table_naming_a_person_is_in_the_export_and_erase_list() {
+        let db = TestDb::new().await;
+        let with_person: Vec<String> = sqlx::query_scalar(
+            "SELECT c.table_name::text FROM information_schema.columns c
+               JOIN information_schema.tables t USING (table_schema, table_name)
+              WHERE c.column_name = 'person_id' AND c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+                AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid WHERE k.relname = c.table_name)",
+        )
+        .fetch_all(&db.admin)
+        .await
+        .unwrap();
+        assert!(with_person.len() >= 7, "{with_person:?}");
+        for table in with_person {
+            assert!(
+                rights::PARTS.iter().any(|(t, _)| *t == table),
+                "{table} has a person_id but is not in people::rights::PARTS"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_timeline_is_served_by_the_seed_indexes() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        // One person with 2,000 events (a busy timeline is where the plan matters: a
+        // short one is sorted whole) among 2,000 others with 40, over two channels.
+        let mut events = Vec::new();
+        for p in (1..=2_000).rev() {
+            for e in 0..(if p == 1 { 2_000 } else { 40 }) {
+                events.push(
+                    json!({"identity": {"channel": "email", "handle": format!("p{p}@example.com")},
+                                   "channel": if e % 2 == 0 { "email" } else { "instagram" },
+                                   "event_type": "opened_email", "platform_id": format!("{p}-{e}"),
+                                   "occurred_at": Utc::now() - Duration::minutes(e)}),
+                );
+            }
+        }
+        let mut person = Uuid::nil();
+        for chunk in events.chunks(10_000) {
+            person = *ingest_as(&db.app, alice, chunk.to_vec())
+                .await
+                .last()
+                .unwrap();
+        }
+        sqlx::query("ANALYZE person_events")
+            .execute(&db.admin)
+            .await
+            .unwrap();
+        for (filter, index) in [
+            (
+                TimelineFilter {
+                    limit: 50,
+                    ..TimelineFilter::default()
+                },
+                "idx_person_events_person",
+            ),
+            (
+                TimelineFilter {
+                    channel: Some("email".into()),
+                    limit: 50,
+                    ..TimelineFilter::default()
+                },
+                "idx_events_person_channel",
+            ),
+        ] {
+            let sql = page_sql(&filter);
+            let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+            let mut q =
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+                    .bind(alice)
+                    .bind(person);
+            if let Some(c) = &filter.channel {
+                q = q.bind(c.clone());
+            }
+            let plan = q
+                .bind(filter.limit)
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap()
+                .join("\n");
+            assert!(plan.contains(index), "{index} not in\n{plan}");
+            assert!(!plan.contains("Seq Scan"), "{plan}");
+        }
+    }
+}
