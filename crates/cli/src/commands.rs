@@ -84,6 +84,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             with_database(&config, |target| bench::jobs::run(target, opts))
         }
         Command::Bench {
+            command: BenchCommand::Ingest { events, json },
+        } => with_database(&config, |target| {
+            bench::ingest::run(target, bench::ingest::Options { events, json })
+        }),
+        Command::Bench {
             command:
                 BenchCommand::Load {
                     addr,

@@ -137,6 +137,13 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// People-graph ingestion (the batch API's code) against raw COPY, and timeline reads.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]
     Load {

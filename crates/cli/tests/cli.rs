@@ -530,3 +530,90 @@ async fn jobs_list_retry_and_cancel_from_the_command_line() {
     assert!(one_line_error(&run(&["jobs", "list", "--state", "sleeping"])).contains("--state"));
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn import_events_reports_bad_lines_by_number_and_stores_nothing_then_imports() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let dir = scratch_dir("import");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.jsonl");
+    let good = r#"{"identity": {"channel": "instagram", "handle": "@Grace"}, "event_type": "liked", "platform_id": "p1"}"#;
+    std::fs::write(
+        &file,
+        format!(
+            "{good}\n\n{{\"identity\": {{\"channel\": \"instagram\", \"handle\": \"x\"}}, \"event_type\": \n{{\"identity\": {{\"channel\": \"myspace\", \"handle\": \"tom\"}}, \"event_type\": \"liked\"}}\n{{\"identity\": {{\"channel\": \"email\", \"handle\": \"a@b.io\"}}, \"event_type\": \"x\", \"sentiment\": 3}}\n"
+        ),
+    )
+    .unwrap();
+    let run = |path: &Path| {
+        everreach()
+            .args(["import", "events"])
+            .arg(path)
+            .args(["--email", "alice@example.com"])
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&file);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = file.display().to_string();
+    assert!(err.contains(&format!("{name}:3: not valid JSON")), "{err}");
+    assert!(err.contains(&format!("{name}:4: identity/channel")), "{err}");
+    assert!(err.contains(&format!("{name}:5: sentiment")), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    let count = async || -> i64 {
+        let mut tx = everreach_core::db::tenant::begin(&db.app, alice).await.unwrap();
+        let n = sqlx::query_scalar("SELECT count(*) FROM person_events")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        n
+    };
+    assert_eq!(count().await, 0, "nothing from a rejected file is stored");
+
+    let lines: Vec<String> = (0..25)
+        .map(|i| format!(r#"{{"identity": {{"channel": "email", "handle": "p{}@example.com"}}, "event_type": "opened_email", "platform_id": "m{i}"}}"#, i % 5))
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = everreach()
+        .args(["import", "events"])
+        .arg(&file)
+        .args(["--email", "alice@example.com", "--batch", "10"])
+        .env("DATABASE_URL", db.target.admin_url())
+        .env("EVERREACH_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("25 stored, 0 duplicates skipped, 5 new people"), "{err}");
+    assert!(err.contains("100.0%"), "progress is shown: {err}");
+    assert_eq!(count().await, 25);
+    // Again: every line is a duplicate.
+    let again = run(&file);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 stored, 25 duplicates"));
+    assert!(one_line_error(&run(&dir.join("missing.jsonl"))).contains("missing.jsonl"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn bench_ingest_reports_ingest_and_timeline_with_baselines() {
+    let db = TestDb::new().await;
+    let result = bench_json(&db, "bench-ingest", &["ingest", "--events", "2000"]);
+    assert_eq!(result["bench"], "ingest");
+    for field in ["events_per_second", "ratio"] {
+        assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
+    }
+    assert!(result["baseline"]["copy_events_per_second"].as_f64().unwrap() > 0.0);
+    assert!(result["timeline"]["p99_ms"].as_f64().unwrap() > 0.0);
+    assert!(result["timeline"]["baseline_p99_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(result["timeline"]["person_events"], 20);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM person_events")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the bench removes its rows");
+}

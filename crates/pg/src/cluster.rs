@@ -425,6 +425,10 @@ fn spawn_server(
         "max_wal_size=4GB",
         "-c",
         "checkpoint_completion_target=0.9",
+        // A batch of 10,000 events writes tens of MB of WAL: buffers that hold it let
+        // the commit write it once instead of the backend flushing as it goes.
+        "-c",
+        "wal_buffers=64MB",
     ]);
     if opts.durability_off {
         cmd.args([

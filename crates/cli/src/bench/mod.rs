@@ -4,6 +4,7 @@
 //! object `{"bench": NAME, …, "baseline": {…}, "ratio": R}`.
 
 pub mod api;
+pub mod ingest;
 pub mod jobs;
 pub mod load;
 
