@@ -561,11 +561,16 @@ async fn import_events_reports_bad_lines_by_number_and_stores_nothing_then_impor
     let err = String::from_utf8_lossy(&out.stderr);
     let name = file.display().to_string();
     assert!(err.contains(&format!("{name}:3: not valid JSON")), "{err}");
-    assert!(err.contains(&format!("{name}:4: identity/channel")), "{err}");
+    assert!(
+        err.contains(&format!("{name}:4: identity/channel")),
+        "{err}"
+    );
     assert!(err.contains(&format!("{name}:5: sentiment")), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
     let count = async || -> i64 {
-        let mut tx = everreach_core::db::tenant::begin(&db.app, alice).await.unwrap();
+        let mut tx = everreach_core::db::tenant::begin(&db.app, alice)
+            .await
+            .unwrap();
         let n = sqlx::query_scalar("SELECT count(*) FROM person_events")
             .fetch_one(&mut *tx)
             .await
@@ -589,7 +594,10 @@ async fn import_events_reports_bad_lines_by_number_and_stores_nothing_then_impor
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("25 stored, 0 duplicates skipped, 5 new people"), "{err}");
+    assert!(
+        err.contains("25 stored, 0 duplicates skipped, 5 new people"),
+        "{err}"
+    );
     assert!(err.contains("100.0%"), "progress is shown: {err}");
     assert_eq!(count().await, 25);
     // Again: every line is a duplicate.
@@ -607,7 +615,12 @@ async fn bench_ingest_reports_ingest_and_timeline_with_baselines() {
     for field in ["events_per_second", "ratio"] {
         assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
     }
-    assert!(result["baseline"]["copy_events_per_second"].as_f64().unwrap() > 0.0);
+    assert!(
+        result["baseline"]["copy_events_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     assert!(result["timeline"]["p99_ms"].as_f64().unwrap() > 0.0);
     assert!(result["timeline"]["baseline_p99_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(result["timeline"]["person_events"], 20);

@@ -59,7 +59,9 @@ async fn a_person_is_created_read_updated_listed_and_deleted() {
             &ada.auth(),
         )
         .await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    // A person's delete is the people graph's erase: 200 with what it removed.
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(deleted.body["removed"]["people"], 1);
     app.get(&format!("/api/v1/people/{id}"), &ada.auth())
         .await
         .problem(404);
@@ -176,7 +178,8 @@ async fn invalid_input_names_each_field_and_writes_nothing() {
 async fn a_taken_unique_value_is_409_naming_a_field() {
     let app = TestApp::spawn().await;
     let ada = app.member("ada@example.com").await;
-    let body = json!({"channel": "instagram", "handle": "grace"});
+    let person = create(&app, &ada.auth(), "people", json!({"full_name": "P"})).await;
+    let body = json!({"person_id": person["id"], "channel": "instagram", "handle": "grace"});
     create(&app, &ada.auth(), "identities", body.clone()).await;
     let again = app.post("/api/v1/identities", body, &ada.auth()).await;
     assert!(
@@ -187,11 +190,12 @@ async fn a_taken_unique_value_is_409_naming_a_field() {
     );
     // Another user may hold the same handle: uniqueness is per tenant.
     let bob = app.member("bob@example.com").await;
+    let his = create(&app, &bob.auth(), "people", json!({"full_name": "P"})).await;
     create(
         &app,
         &bob.auth(),
         "identities",
-        json!({"channel": "instagram", "handle": "grace"}),
+        json!({"person_id": his["id"], "channel": "instagram", "handle": "grace"}),
     )
     .await;
 }
@@ -200,13 +204,18 @@ async fn a_taken_unique_value_is_409_naming_a_field() {
 async fn lists_page_with_cursors_and_filter_by_field() {
     let app = TestApp::spawn().await;
     let ada = app.member("ada@example.com").await;
+    let person = create(&app, &ada.auth(), "people", json!({"full_name": "P"})).await;
     for n in 0..7 {
-        let channel = if n % 2 == 0 { "email" } else { "instagram" };
+        let (channel, handle) = if n % 2 == 0 {
+            ("email", format!("h{n}@example.com"))
+        } else {
+            ("instagram", format!("h{n}"))
+        };
         create(
             &app,
             &ada.auth(),
             "identities",
-            json!({"channel": channel, "handle": format!("h{n}")}),
+            json!({"person_id": person["id"], "channel": channel, "handle": handle}),
         )
         .await;
     }

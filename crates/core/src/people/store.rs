@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::handle::Channel;
@@ -118,17 +118,8 @@ pub async fn resolve_identities(
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let channels: Vec<&str> = sorted.iter().map(|k| k.0.channel.as_str()).collect();
     let handles: Vec<&str> = sorted.iter().map(|k| k.0.handle.as_str()).collect();
-    for (channel, handle, person_id, id) in
-        find_identities(conn, user_id, &channels, &handles).await?
-    {
-        out.insert(
-            key_of(&channel, handle)?,
-            Resolved {
-                person_id,
-                identity_id: id,
-                created: false,
-            },
-        );
+    for row in find_identities(conn, user_id, &channels, &handles).await? {
+        take(&mut out, row, false)?;
     }
     let missing: Vec<&&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> =
         sorted.iter().filter(|k| !out.contains_key(&k.0)).collect();
@@ -142,7 +133,7 @@ pub async fn resolve_identities(
         .execute(&mut *conn)
         .await?;
     // An identity left without a person (person_id is nullable in 000) is adopted.
-    let created: Vec<(String, String, Uuid, i64)> = sqlx::query_as(
+    let created: Vec<IdentityRow> = sqlx::query_as(
         "INSERT INTO identities (user_id, person_id, channel, handle, first_seen_at, last_seen_at)
          SELECT $1, p, c, h, f, l FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS u(p, c, h, f, l)
          ON CONFLICT (user_id, channel, handle) DO UPDATE SET person_id = EXCLUDED.person_id
@@ -157,15 +148,8 @@ pub async fn resolve_identities(
     .bind(missing.iter().map(|k| k.2).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
-    for (channel, handle, person_id, id) in created {
-        out.insert(
-            key_of(&channel, handle)?,
-            Resolved {
-                person_id,
-                identity_id: id,
-                created: true,
-            },
-        );
+    for row in created {
+        take(&mut out, row, true)?;
     }
     if out.len() == keys.len() {
         return Ok(out);
@@ -185,17 +169,8 @@ pub async fn resolve_identities(
         missing.iter().filter(|k| !out.contains_key(&k.0)).collect();
     let channels: Vec<&str> = lost.iter().map(|k| k.0.channel.as_str()).collect();
     let handles: Vec<&str> = lost.iter().map(|k| k.0.handle.as_str()).collect();
-    for (channel, handle, person_id, id) in
-        find_identities(conn, user_id, &channels, &handles).await?
-    {
-        out.insert(
-            key_of(&channel, handle)?,
-            Resolved {
-                person_id,
-                identity_id: id,
-                created: false,
-            },
-        );
+    for row in find_identities(conn, user_id, &channels, &handles).await? {
+        take(&mut out, row, false)?;
     }
     if out.len() == keys.len() {
         Ok(out)
@@ -205,6 +180,23 @@ pub async fn resolve_identities(
 }
 
 type IdentityRow = (String, String, Uuid, i64);
+
+/// Records a resolved `(channel, handle, person_id, identity id)` row.
+fn take(
+    out: &mut HashMap<IdentityKey, Resolved>,
+    (channel, handle, person_id, identity_id): IdentityRow,
+    created: bool,
+) -> Result<(), sqlx::Error> {
+    out.insert(
+        key_of(&channel, handle)?,
+        Resolved {
+            person_id,
+            identity_id,
+            created,
+        },
+    );
+    Ok(())
+}
 
 /// The identities of `(channel, handle)` pairs that have a person.
 async fn find_identities(
@@ -338,19 +330,10 @@ pub async fn insert_events(
                  ON CONFLICT (user_id, person_id, channel, event_type, platform_id) WHERE platform_id IS NOT NULL
                  DO NOTHING RETURNING id"
             );
-            let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(user_id)
-                .bind(&rows.id)
-                .bind(&rows.person_id)
-                .bind(&rows.channel)
-                .bind(&rows.event_type)
-                .bind(&rows.platform_id)
-                .bind(&rows.content_excerpt)
-                .bind(&rows.sentiment)
-                .bind(&rows.traffic_type)
-                .bind(&rows.metadata)
-                .bind(&rows.occurred_at);
-            q.fetch_all(&mut *conn).await
+            let rows = bind_event_columns(sqlx::query(sqlx::AssertSqlSafe(sql)), user_id, rows)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()
         }
         Err(e) => Err(e),
     }
