@@ -98,7 +98,7 @@ pub async fn store_checked(
         .map(|(k, (lo, hi))| (k.clone(), *lo, *hi))
         .collect();
     let resolved = store::resolve_identities(conn, user_id, &keys).await?;
-    let widen: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = keys
+    let mut widen: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = keys
         .iter()
         .filter_map(|(k, lo, hi)| {
             resolved
@@ -107,6 +107,9 @@ pub async fn store_checked(
                 .map(|r| (r.identity_id, *lo, *hi))
         })
         .collect();
+    // In id order: two batches widening the same identities lock them in one order,
+    // so one waits for the other instead of deadlocking.
+    widen.sort_unstable_by_key(|w| w.0);
     store::widen_seen(conn, user_id, &widen).await?;
 
     // The rows, each with its own id.

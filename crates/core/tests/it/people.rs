@@ -274,14 +274,48 @@ mod graph {
         for w in writers {
             w.await.unwrap();
         }
+        // Again, now that the handles exist: every batch widens the same identities'
+        // seen times, in its own order, at once — they wait for each other, never
+        // deadlock.
+        let mut writers = Vec::new();
+        for w in 0..6 {
+            let pool = db.app.clone();
+            writers.push(tokio::spawn(async move {
+                let mut events: Vec<Value> = (0..50)
+                    .map(|i| {
+                        json!({"identity": {"channel": "instagram", "handle": format!("user{i}")},
+                                    "event_type": "liked", "platform_id": format!("again-w{w}-{i}"),
+                                    "occurred_at": Utc::now() - Duration::days(w as i64 * 10 + 1)})
+                    })
+                    .collect();
+                events.rotate_left(w * 7);
+                if w % 2 == 1 {
+                    events.reverse();
+                }
+                ingest_as(&pool, alice, events).await
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let oldest: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM identities WHERE first_seen_at < now() - interval '50 days'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(
+            oldest, 50,
+            "every identity widened to the oldest batch's time"
+        );
         let (people, identities, events): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM identities), (SELECT count(*) FROM person_events)",
         )
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-        assert_eq!((people, identities, events), (50, 50, 300));
+        assert_eq!((people, identities, events), (50, 50, 600));
     }
 
     #[tokio::test]
