@@ -3,7 +3,9 @@
 --     so re-ingesting an export or a webhook retry stores nothing twice;
 --   * person_merges — the append-only record of every merge and its undo: which
 --     ids, who, when, and what moved, enough to restore the exact prior state;
---   * the queue of insight recomputes that ingestion and merges enqueue.
+--   * the queue of insight recomputes that ingestion and merges enqueue, and
+--     person_insights.computed_snapshot, which lets a recompute job skip people whose
+--     insights were computed by a transaction that already saw the job's writes.
 
 -- Events without a platform_id (hand-logged notes) are never duplicates of each other.
 CREATE UNIQUE INDEX idx_person_events_dedupe
@@ -102,3 +104,9 @@ GRANT EXECUTE ON FUNCTION erase_person_audit(uuid) TO everreach_app;
 -- Ingestion rewrites identities' first/last seen times batch after batch. Room on each
 -- page lets those be HOT updates (no new entry in any of the table's four indexes).
 ALTER TABLE identities SET (fillfactor = 70);
+
+-- The snapshot (pg_snapshot as text) taken before the last recompute of a person's
+-- insights read anything: a recompute job made by transaction X skips this person when
+-- pg_visible_in_snapshot(X, computed_snapshot), i.e. that recompute saw X's writes.
+ALTER TABLE person_insights ADD COLUMN computed_snapshot TEXT;
+COMMENT ON COLUMN person_insights.computed_snapshot IS 'pg_current_snapshot() taken before the recompute that wrote this row read the events; set by the server.';

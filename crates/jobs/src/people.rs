@@ -1,6 +1,6 @@
-//! The people graph's jobs: `people.insights` recomputes one person's insights
-//! (`everreach_core::people::insights`) in their tenant's transaction. Queued,
-//! deduplicated per person, by ingestion and merges.
+//! The people graph's jobs: `people.insights` recomputes the insights of the people
+//! a write touched (`everreach_core::people::insights`), in their tenant's
+//! transaction, skipping those already recomputed since that write.
 
 use everreach_core::people::insights;
 use serde_json::json;
@@ -14,20 +14,26 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
     registry.register(
         insights::QUEUE,
         handler(|ctx| async move {
-            let person_id: Uuid = ctx
-                .data()
-                .get("person_id")
-                .and_then(|v| v.as_str())
-                .and_then(|v| Uuid::parse_str(v).ok())
-                .ok_or_else(|| HandlerError::new("the job's data has no person_id"))?;
+            let data = ctx.data();
+            let people: Vec<Uuid> = data
+                .get("person_ids")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .ok_or_else(|| HandlerError::new("the job's data has no person_ids array"))?;
+            let after_xid = data
+                .get("after_xid")
+                .and_then(|v| v.as_i64())
+                .ok_or_else(|| HandlerError::new("the job's data has no after_xid"))?;
             let user_id = ctx
                 .job
                 .user_id
                 .ok_or_else(|| HandlerError::new("this job names no tenant (user_id)"))?;
             let mut tx = ctx.tenant_tx().await?;
-            let found = insights::recompute(&mut tx, user_id, person_id).await?;
+            let recomputed =
+                insights::recompute_stale(&mut tx, user_id, &people, after_xid).await?;
             tx.commit().await?;
-            Ok(Some(json!({ "person_id": person_id, "recomputed": found })))
+            Ok(Some(
+                json!({ "people": people.len(), "recomputed": recomputed }),
+            ))
         }),
     )?;
     Ok(())

@@ -1,6 +1,10 @@
 //! `person_insights`, the computed lens of one person: recomputed by a job on queue
-//! [`QUEUE`] whenever ingestion or a merge changes what we know of them (enqueued
-//! deduplicated, one live job per person). What is computed from the event stream:
+//! [`QUEUE`] whenever ingestion or a merge changes what we know of them. One job per
+//! writing transaction lists the people it touched (deduplicated) and carries that
+//! transaction's id; the job skips anyone whose insights were computed by a
+//! transaction that already saw those writes (`computed_snapshot`), so a burst of batches
+//! about the same people costs one recompute each, race-free, and enqueueing costs
+//! one row however many people a batch touches. What is computed from the stream:
 //! `last_active_at`, `activity_state`, `channel_preferences`, `seasonality`,
 //! `avg_reply_time` (from our messages' reply times) and `warmth_score`.
 //! `interests` and `tone_preferences` need a language model and are left as they are.
@@ -18,22 +22,69 @@ pub const QUEUE: &str = "people.insights";
 /// Event types that are our own doing, not the person's activity.
 pub const OUTBOUND_TYPES: [&str; 2] = ["email_sent", "dm_sent"];
 
-/// Enqueues one recompute per person, skipping people that already have one waiting.
+/// Most people one job lists (its payload stays far under the 1 MiB limit).
+pub const MAX_PEOPLE_PER_JOB: usize = 10_000;
+
+/// Enqueues the recompute of `people` in the caller's transaction, marked with its id;
+/// returns how many jobs were made.
 pub async fn enqueue(
     conn: &mut PgConnection,
     user_id: Uuid,
     people: impl Iterator<Item = Uuid>,
 ) -> Result<u64, JobError> {
-    let items: Vec<(String, Value)> = people
-        .map(|p| (p.to_string(), json!({ "person_id": p })))
-        .collect();
+    let mut people: Vec<Uuid> = people.collect();
+    if people.is_empty() {
+        return Ok(0);
+    }
+    people.sort_unstable();
+    people.dedup();
+    let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+        .fetch_one(&mut *conn)
+        .await?;
     let opts = SendOptions {
         user_id: Some(user_id),
-        // a short debounce: a burst of batches for one person makes one job
+        // a short debounce: batches in quick succession are recomputed together
         start_after: Some(Utc::now() + chrono::Duration::seconds(1)),
         ..SendOptions::default()
     };
-    jobs::send_singletons(conn, QUEUE, &items, &opts).await
+    let mut sent = 0;
+    for chunk in people.chunks(MAX_PEOPLE_PER_JOB) {
+        let data = json!({ "person_ids": chunk, "after_xid": xid });
+        if jobs::send(conn, QUEUE, &data, &opts).await?.is_some() {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Recomputes those of `people` whose insights were not computed by a transaction
+/// that saw transaction `after_xid`'s writes (never computed, or computed from a
+/// snapshot in which `after_xid` was still running); returns how many were
+/// recomputed (people gone since are skipped).
+pub async fn recompute_stale(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    people: &[Uuid],
+    after_xid: i64,
+) -> Result<usize, sqlx::Error> {
+    let stale: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT p FROM unnest($2::uuid[]) AS p
+          WHERE NOT EXISTS (SELECT 1 FROM person_insights i
+                             WHERE i.user_id = $1 AND i.person_id = p
+                               AND pg_visible_in_snapshot($3::text::xid8, i.computed_snapshot::pg_snapshot))",
+    )
+    .bind(user_id)
+    .bind(people)
+    .bind(after_xid)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut recomputed = 0;
+    for person in stale {
+        if recompute(conn, user_id, person).await? {
+            recomputed += 1;
+        }
+    }
+    Ok(recomputed)
 }
 
 /// How recently someone was active, as 000's activity states.
@@ -94,6 +145,10 @@ pub async fn recompute(
     if !exists {
         return Ok(false);
     }
+    // Taken before any event is read: whatever it shows, the reads below see too.
+    let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+        .fetch_one(&mut *conn)
+        .await?;
     let now = Utc::now();
     let (last_active, events_90d, mean_sentiment): (Option<DateTime<Utc>>, i64, Option<f64>) =
         sqlx::query_as(
@@ -137,15 +192,16 @@ pub async fn recompute(
     let seasonality = json!({ "weekday_mon_first": weekday, "month_jan_first": month });
     sqlx::query(
         "INSERT INTO person_insights (user_id, person_id, channel_preferences, avg_reply_time, activity_state,
-                                      last_active_at, seasonality, warmth_score)
+                                      last_active_at, seasonality, warmth_score, computed_snapshot)
          SELECT $1, $2, $3,
                 (SELECT avg(replied_at - sent_at) FROM outbound_messages
                   WHERE user_id = $1 AND person_id = $2 AND replied_at IS NOT NULL),
-                $4, $5, $6, $7
+                $4, $5, $6, $7, $8
          ON CONFLICT (user_id, person_id) DO UPDATE SET
              channel_preferences = EXCLUDED.channel_preferences, avg_reply_time = EXCLUDED.avg_reply_time,
              activity_state = EXCLUDED.activity_state, last_active_at = EXCLUDED.last_active_at,
-             seasonality = EXCLUDED.seasonality, warmth_score = EXCLUDED.warmth_score",
+             seasonality = EXCLUDED.seasonality, warmth_score = EXCLUDED.warmth_score,
+             computed_snapshot = EXCLUDED.computed_snapshot",
     )
     .bind(user_id)
     .bind(person_id)
@@ -154,6 +210,7 @@ pub async fn recompute(
     .bind(last_active)
     .bind(seasonality)
     .bind(warmth_score(last_active, events_90d, mean_sentiment, now))
+    .bind(snapshot)
     .execute(&mut *conn)
     .await?;
     Ok(true)

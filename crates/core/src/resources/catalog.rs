@@ -126,7 +126,13 @@ pub struct Resource {
 /// Columns never shown nor written through the generic API.
 const HIDDEN: &[&str] = &["search_vector"];
 /// Columns the server keeps: readable, never written by a client.
-const SERVER_KEPT: &[&str] = &["user_id", "created_at", "updated_at", "everreach_user_id"];
+const SERVER_KEPT: &[&str] = &[
+    "user_id",
+    "created_at",
+    "updated_at",
+    "everreach_user_id",
+    "computed_snapshot",
+];
 
 impl Resource {
     pub fn column(&self, name: &str) -> Option<&Column> {

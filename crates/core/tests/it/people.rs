@@ -359,6 +359,68 @@ mod graph {
                 .await
                 .unwrap()
         );
+        tx.commit().await.unwrap();
+    }
+
+    /// The recompute jobs queued for `user`, as `(person_ids, after_xid)`.
+    async fn queued(db: &TestDb, user: Uuid) -> Vec<(Vec<Uuid>, i64)> {
+        let rows: Vec<Value> = sqlx::query_scalar(
+            "SELECT data FROM jobs WHERE name = 'people.insights' AND user_id = $1 ORDER BY created_on",
+        )
+        .bind(user)
+        .fetch_all(&db.admin)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|d| {
+                (
+                    serde_json::from_value(d["person_ids"].clone()).unwrap(),
+                    d["after_xid"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_recompute_job_skips_people_already_recomputed_since_its_write() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        let grace = json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "liked", "platform_id": "1"});
+        let ada = json!({"identity": {"channel": "instagram", "handle": "ada"}, "event_type": "liked", "platform_id": "2"});
+        ingest_as(&db.app, alice, vec![grace, ada]).await;
+        let jobs = queued(&db, alice).await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].0.len(), 2, "one job names both people");
+        let (people, xid) = jobs[0].clone();
+
+        let run = async |people: &[Uuid], xid: i64| -> usize {
+            let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+            let n = insights::recompute_stale(&mut tx, alice, people, xid)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            n
+        };
+        assert_eq!(run(&people, xid).await, 2);
+        assert_eq!(
+            run(&people, xid).await,
+            0,
+            "already computed after that write"
+        );
+        // A later write about Grace: its job names her alone, and she is due again.
+        ingest_as(
+            &db.app,
+            alice,
+            vec![json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "commented", "platform_id": "3"})],
+        )
+        .await;
+        let (later, later_xid) = queued(&db, alice).await.pop().unwrap();
+        assert!(later_xid > xid);
+        assert_eq!(later.len(), 1);
+        assert_eq!(run(&later, later_xid).await, 1);
+        assert_eq!(run(&later, later_xid).await, 0);
+        // The first job run late (after the second): nobody is stale for it any more.
+        assert_eq!(run(&people, xid).await, 0);
     }
 
     #[tokio::test]
