@@ -142,13 +142,12 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     let mut batch: Vec<NewEvent> = Vec::with_capacity(opts.batch);
     let mut flush = async |batch: &mut Vec<NewEvent>| -> anyhow::Result<()> {
         let mut tx = tenant::begin(&db.app, user_id).await?;
-        let outcome = ingest::store_checked(&mut tx, user_id, batch).await?;
+        let outcome = ingest::store_checked(&mut tx, user_id, std::mem::take(batch)).await?;
         tx.commit().await?;
         created += outcome.created;
         duplicates += outcome.duplicates;
         people += outcome.people_created;
-        progress.advance(batch.len());
-        batch.clear();
+        progress.advance(outcome.results.len());
         Ok(())
     };
     for (n, line) in lines(&opts.file)? {

@@ -44,19 +44,20 @@ pub async fn ingest(
     inputs: &[EventInput],
 ) -> Result<BatchOutcome, IngestError> {
     let events = check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)?;
-    store_checked(conn, user_id, &events).await
+    store_checked(conn, user_id, events).await
 }
 
-/// Stores events that passed [`check_batch`].
+/// Stores events that passed [`check_batch`] (taking them: their excerpts and
+/// metadata move into the insert rather than being copied).
 pub async fn store_checked(
     conn: &mut PgConnection,
     user_id: Uuid,
-    events: &[NewEvent],
+    mut events: Vec<NewEvent>,
 ) -> Result<BatchOutcome, IngestError> {
     // Who each item is about.
     let mut seen: HashMap<IdentityKey, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     let mut named_people: HashSet<Uuid> = HashSet::new();
-    for e in events {
+    for e in &events {
         match &e.subject {
             Subject::Identity(channel, handle) => {
                 let key = IdentityKey {
@@ -98,19 +99,6 @@ pub async fn store_checked(
         .map(|(k, (lo, hi))| (k.clone(), *lo, *hi))
         .collect();
     let resolved = store::resolve_identities(conn, user_id, &keys).await?;
-    let mut widen: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = keys
-        .iter()
-        .filter_map(|(k, lo, hi)| {
-            resolved
-                .get(k)
-                .filter(|r| !r.created)
-                .map(|r| (r.identity_id, *lo, *hi))
-        })
-        .collect();
-    // In id order: two batches widening the same identities lock them in one order,
-    // so one waits for the other instead of deadlocking.
-    widen.sort_unstable_by_key(|w| w.0);
-    store::widen_seen(conn, user_id, &widen).await?;
 
     // The rows, each with its own id.
     let ids = store::next_event_ids(conn, events.len()).await?;
@@ -118,7 +106,7 @@ pub async fn store_checked(
     let mut people = Vec::with_capacity(events.len());
     let mut first_sight: HashSet<Uuid> = HashSet::new();
     let mut person_created = Vec::with_capacity(events.len());
-    for (e, id) in events.iter().zip(&ids) {
+    for (e, id) in events.iter_mut().zip(&ids) {
         let (person_id, created) = match &e.subject {
             Subject::Person(id) => (*id, false),
             Subject::Identity(channel, handle) => {
@@ -139,10 +127,10 @@ pub async fn store_checked(
         rows.channel.push(e.channel.as_str());
         rows.event_type.push(e.event_type.clone());
         rows.platform_id.push(e.platform_id.clone());
-        rows.content_excerpt.push(e.content_excerpt.clone());
+        rows.content_excerpt.push(e.content_excerpt.take());
         rows.sentiment.push(e.sentiment);
         rows.traffic_type.push(e.traffic_type);
-        rows.metadata.push(e.metadata.clone());
+        rows.metadata.push(e.metadata.take());
         rows.occurred_at.push(e.occurred_at);
     }
     let stored: HashSet<i64> = store::insert_events(conn, user_id, &rows)

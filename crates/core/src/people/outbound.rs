@@ -153,7 +153,7 @@ pub async fn create(
     ingest::store_checked(
         conn,
         user_id,
-        &[NewEvent {
+        vec![NewEvent {
             subject: Subject::Person(m.person_id),
             channel,
             event_type: event_type.into(),
@@ -441,7 +441,7 @@ async fn record(
     ingest::store_checked(
         conn,
         user_id,
-        &[NewEvent {
+        vec![NewEvent {
             subject: Subject::Person(person_id),
             channel,
             event_type: event_type.into(),
