@@ -16,5 +16,5 @@ pub mod store;
 pub use model::{Job, JobError, SendOptions};
 pub use store::{
     cancel, complete, create_queue, expire, fail, fetch, purge, queue_depth, retry, send,
-    send_many, send_now, send_singletons,
+    send_many, send_now,
 };

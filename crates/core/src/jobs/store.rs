@@ -188,66 +188,6 @@ pub async fn send_many(
     Ok(created as u64)
 }
 
-/// Enqueues one job per `(singleton_key, data)` in one statement, skipping keys that
-/// already have a live job of this queue (and repeats within `items`); returns how
-/// many were created. For "recompute X" work that many writers ask for at once.
-pub async fn send_singletons(
-    conn: &mut PgConnection,
-    name: &str,
-    items: &[(String, Value)],
-    opts: &SendOptions,
-) -> Result<u64, JobError> {
-    check_name(name)?;
-    opts.check()?;
-    if opts.singleton_key.is_some() {
-        return Err(JobError::BadOption(
-            "send_singletons takes its keys with the items, not in SendOptions".into(),
-        ));
-    }
-    for (_, d) in items {
-        check_payload(name, d)?;
-    }
-    // Plain ON CONFLICT against the live-singleton index: an index probe per key
-    // whatever the planner knows. A pre-filtering anti-join or `= ANY` lookup was
-    // faster on a warm database and 2-3× slower on a fresh one, whose empty-table
-    // statistics made the planner scan jobs_queue once per key (`bench ingest`).
-    if items.is_empty() {
-        return Ok(0);
-    }
-    let created: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "WITH ins AS (
-            INSERT INTO jobs (id, name, data, singleton_key, priority, start_after, retry_limit, retry_delay,
-                              retry_backoff, expire_in, keep_until, on_complete, user_id)
-            SELECT i, $1, d, k, $3, coalesce($4, now()), $5, $6, $7, make_interval(secs => $8),
-                   now() + make_interval(days => $9), $10, $11
-            FROM unnest($2::jsonb[], $12::uuid[], $13::text[]) AS u(d, i, k)
-            WHERE EXISTS (SELECT 1 FROM job_queues q WHERE q.name = $1)
-            ON CONFLICT DO NOTHING
-            RETURNING id)
-         SELECT count(*) FROM ins LEFT JOIN LATERAL {WAKE_IF_IDLE} ON true"
-    )))
-    .bind(name)
-    .bind(items.iter().map(|i| &i.1).collect::<Vec<_>>())
-    .bind(opts.priority)
-    .bind(opts.start_after)
-    .bind(opts.retry_limit)
-    .bind(opts.retry_delay)
-    .bind(opts.retry_backoff)
-    .bind(opts.expire_in_seconds as f64)
-    .bind(opts.keep_days as i32)
-    .bind(opts.on_complete)
-    .bind(opts.user_id)
-    .bind(items.iter().map(|_| Uuid::now_v7()).collect::<Vec<Uuid>>())
-    .bind(items.iter().map(|i| i.0.as_str()).collect::<Vec<_>>())
-    .fetch_optional(&mut *conn)
-    .await?
-    .unwrap_or(0);
-    if created == 0 && !queue_exists(conn, name).await? {
-        return Err(JobError::UnknownQueue(name.to_string()));
-    }
-    Ok(created as u64)
-}
-
 /// Claims up to `limit` runnable jobs of a queue (priority, then age), now active.
 pub async fn fetch(pool: &PgPool, name: &str, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
