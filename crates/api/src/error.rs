@@ -224,7 +224,22 @@ pub fn db_error(e: sqlx::Error) -> ApiError {
                     "is not an allowed value",
                 );
             }
+            // text with a NUL, JSON with \u0000, a value too big for an index
+            Some("22021") | Some("22P05") | Some("54000") => {
+                return ApiError::invalid(
+                    "/",
+                    "holds a value the database cannot store (a NUL character, or a key too long to index)",
+                );
+            }
             Some("42501") => return ApiError::Forbidden("this change is not allowed".into()),
+            // lost a race with a concurrent write: nothing was stored, the same request
+            // again will go through
+            Some("40P01") | Some("40001") => {
+                return ApiError::Unavailable(
+                    "a concurrent change collided with this one and nothing was stored; retry"
+                        .into(),
+                );
+            }
             _ => {}
         }
     }

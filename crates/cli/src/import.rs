@@ -141,13 +141,12 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     let (mut created, mut duplicates, mut people) = (0usize, 0usize, 0usize);
     let mut batch: Vec<NewEvent> = Vec::with_capacity(opts.batch);
     let mut flush = async |batch: &mut Vec<NewEvent>| -> anyhow::Result<()> {
-        let mut tx = tenant::begin(&db.app, user_id).await?;
-        let outcome = ingest::store_checked(&mut tx, user_id, std::mem::take(batch)).await?;
-        tx.commit().await?;
+        let outcome = ingest::store_tx(&db.app, user_id, batch).await?;
         created += outcome.created;
         duplicates += outcome.duplicates;
         people += outcome.people_created;
-        progress.advance(outcome.results.len());
+        progress.advance(batch.len());
+        batch.clear();
         Ok(())
     };
     for (n, line) in lines(&opts.file)? {
@@ -201,8 +200,8 @@ impl Progress {
         self.done += n;
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-6);
         let rate = self.done as f64 / elapsed;
-        let share = self.done as f64 / self.total as f64;
-        let eta = (self.total - self.done) as f64 / rate.max(1e-6);
+        let share = (self.done as f64 / self.total.max(1) as f64).min(1.0);
+        let eta = self.total.saturating_sub(self.done) as f64 / rate.max(1e-6);
         let line = format!(
             "{:>5.1}% {}/{} events · {:.0}/s · ETA {:.0} s",
             share * 100.0,
@@ -214,7 +213,11 @@ impl Progress {
         if self.tty {
             let width = 30;
             let filled = (share * width as f64) as usize;
-            let bar = format!("{}{}", "#".repeat(filled), ".".repeat(width - filled));
+            let bar = format!(
+                "{}{}",
+                "#".repeat(filled.min(width)),
+                ".".repeat(width.saturating_sub(filled))
+            );
             eprint!("\r[{bar}] {line}");
             let _ = std::io::stderr().flush();
         } else if share * 10.0 >= (self.last_tenth + 1) as f64 {

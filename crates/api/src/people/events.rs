@@ -53,10 +53,7 @@ async fn ingest_in_tx(
     user: &CurrentUser,
     events: &[EventInput],
 ) -> Result<BatchOutcome, IngestError> {
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let outcome = ingest::ingest(&mut tx, user.id, events).await?;
-    tx.commit().await?;
-    Ok(outcome)
+    ingest::ingest_tx(&state.db.app, user.id, events).await
 }
 
 /// Records one event about a person, named by `person_id` or by an identity

@@ -831,3 +831,133 @@ async fn suggestions_find_planted_duplicates_and_skip_verified_conflicts() {
     .await
     .problem(422);
 }
+
+#[tokio::test]
+async fn undo_keeps_later_edits_and_erase_follows_merge_chains() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let r = batch(
+        &app,
+        &alice,
+        vec![
+            ig("ada", "liked", "p1"),
+            ig("ada_at_acme", "liked", "p2"),
+            ig("countess", "liked", "p3"),
+        ],
+    )
+    .await;
+    let id = |i: usize| {
+        r.body["results"][i]["person_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b, c) = (id(0), id(1), id(2));
+    let patch = |who: String, body: Value| {
+        let app = &app;
+        let auth = alice.auth();
+        async move {
+            let r = app
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/people/{who}"),
+                    Some(body),
+                    &auth,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+    };
+    patch(b.clone(), json!({"company": "Acme", "full_name": "Ada L."})).await;
+    patch(a.clone(), json!({"full_name": "Ada Lovelace"})).await;
+    let merged = app
+        .post(
+            &format!("/api/v1/people/{a}/merge"),
+            json!({"other_id": b}),
+            &alice.auth(),
+        )
+        .await;
+    let merge_id = merged.body["merge"]["id"].as_str().unwrap().to_string();
+    let after = app.get(&format!("/api/v1/people/{a}"), &alice.auth()).await;
+    assert_eq!(after.body["company"], "Acme", "a blank filled from B");
+    assert_eq!(after.body["full_name"], "Ada Lovelace", "A's own name kept");
+    // An edit after the merge survives its undo; the filled blank goes.
+    patch(a.clone(), json!({"role": "countess"})).await;
+    app.post(
+        &format!("/api/v1/people/merges/{merge_id}/undo"),
+        json!({}),
+        &alice.auth(),
+    )
+    .await;
+    let undone = app.get(&format!("/api/v1/people/{a}"), &alice.auth()).await;
+    assert_eq!(undone.body["role"], "countess");
+    assert!(undone.body["company"].is_null(), "{}", undone.body);
+
+    // A chain: B into A, then A into C; erasing C erases both merge records (B's row
+    // lives in the first) and everything of A and B.
+    app.post(
+        &format!("/api/v1/people/{a}/merge"),
+        json!({"other_id": b}),
+        &alice.auth(),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/people/{c}/merge"),
+        json!({"other_id": a}),
+        &alice.auth(),
+    )
+    .await;
+    let erased = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/people/{c}"),
+            None,
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+    for sql in [
+        "SELECT count(*) FROM people",
+        "SELECT count(*) FROM person_events",
+        "SELECT count(*) FROM identities",
+    ] {
+        assert_eq!(count(&app, &alice, sql).await, 0, "{sql}");
+    }
+    let records: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM person_merges WHERE user_id = $1 AND kind = 'merge'",
+    )
+    .bind(alice.id)
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    // the first merge (undone) and its undo named A only: they go as A's; none stay
+    assert_eq!(records, 0);
+    let mentions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM person_merges WHERE moved::text LIKE '%Ada L.%'")
+            .fetch_one(&app.db.admin)
+            .await
+            .unwrap();
+    assert_eq!(mentions, 0, "B's row is nowhere");
+}
+
+#[tokio::test]
+async fn nul_characters_are_a_422_not_a_500() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let r = batch(
+        &app,
+        &alice,
+        vec![
+            json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "liked",
+                    "content_excerpt": "a\u{0}b", "metadata": {"k\u{0}": 1}}),
+        ],
+    )
+    .await;
+    let fields: Vec<&str> = r.problem(422)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["/events/0/content_excerpt", "/events/0/metadata"]);
+}

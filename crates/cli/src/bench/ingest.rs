@@ -2,7 +2,7 @@
 //! beside its baseline in the same run (DESIGN § Benchmarks).
 //!
 //! - ingest: N events as JSON batches of 10,000, each decoded and stored exactly as
-//!   `POST /api/v1/person-events/batch` does (`ingest::ingest` in one tenant
+//!   `POST /api/v1/person-events/batch` does (`ingest::ingest_tx`, one tenant
 //!   transaction: checks, identity resolution creating people, dedupe insert, reply
 //!   marking, recompute jobs) — `events_per_second`;
 //! - baseline: raw `COPY` of the same rows (person ids already known) into the same
@@ -221,11 +221,9 @@ async fn measure(
                 events: Vec<EventInput>,
             }
             let batch: Batch = serde_json::from_slice(body)?;
-            let mut tx = tenant::begin(&db.app, ours_user).await?;
-            let outcome = ingest::ingest(&mut tx, ours_user, &batch.events)
+            let outcome = ingest::ingest_tx(&db.app, ours_user, &batch.events)
                 .await
                 .map_err(|e| anyhow::anyhow!("ingesting: {e:?}"))?;
-            tx.commit().await?;
             stored += outcome.created as u64;
         }
         ours_secs += started.elapsed().as_secs_f64();

@@ -37,6 +37,65 @@ impl From<JobError> for IngestError {
     }
 }
 
+/// Whether `e` is a deadlock or serialization failure: the transaction was rolled
+/// back whole, and running it again is safe.
+pub fn is_retryable(e: &IngestError) -> bool {
+    matches!(e, IngestError::Db(sqlx::Error::Database(d))
+        if matches!(d.code().as_deref(), Some("40P01") | Some("40001")))
+}
+
+/// Checks and stores one batch in its own tenant transaction, running it again (up to
+/// three times) if it lost a deadlock to a concurrent batch about the same people.
+/// What the batch API runs.
+pub async fn ingest_tx(
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    inputs: &[EventInput],
+) -> Result<BatchOutcome, IngestError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        // checked again on a retry rather than kept: the first try moves the events
+        let events = check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)?;
+        match in_own_tx(pool, user_id, events).await {
+            Err(e) if attempt < 3 && is_retryable(&e) => {
+                tracing::info!(attempt, "an ingest batch lost a deadlock; running it again");
+            }
+            other => return other,
+        }
+    }
+}
+
+/// [`store_checked`] in its own tenant transaction, retried like [`ingest_tx`] (each
+/// try stores a copy of `events`).
+pub async fn store_tx(
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    events: &[NewEvent],
+) -> Result<BatchOutcome, IngestError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match in_own_tx(pool, user_id, events.to_vec()).await {
+            Err(e) if attempt < 3 && is_retryable(&e) => {
+                tracing::info!(attempt, "an ingest batch lost a deadlock; running it again");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn in_own_tx(
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    events: Vec<NewEvent>,
+) -> Result<BatchOutcome, IngestError> {
+    let mut tx = crate::db::tenant::begin(pool, user_id).await?;
+    let outcome = store_checked(&mut tx, user_id, events).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
 /// Checks and stores one batch in `conn`'s transaction (the caller commits).
 pub async fn ingest(
     conn: &mut PgConnection,

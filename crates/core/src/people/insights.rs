@@ -145,7 +145,16 @@ pub async fn recompute(
     if !exists {
         return Ok(false);
     }
-    // Taken before any event is read: whatever it shows, the reads below see too.
+    // One recompute of a person at a time (until commit): otherwise one that read
+    // before a write could commit after a newer one and leave stale insights.
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('person_insights:' || $1::text, 0))",
+    )
+    .bind(person_id)
+    .execute(&mut *conn)
+    .await?;
+    // Taken before any event is read (and after the lock): whatever it shows, the
+    // reads below see too.
     let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
         .fetch_one(&mut *conn)
         .await?;

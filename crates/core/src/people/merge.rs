@@ -245,8 +245,8 @@ pub async fn undo(
     actor: Option<Uuid>,
     merge_id: Uuid,
 ) -> Result<MergeSummary, MergeError> {
-    let found: Option<(Uuid, Uuid, Value, bool)> = sqlx::query_as(
-        "SELECT survivor_id, merged_id, moved,
+    let found: Option<(Uuid, Uuid, Value, DateTime<Utc>, bool)> = sqlx::query_as(
+        "SELECT survivor_id, merged_id, moved, created_at,
                 EXISTS (SELECT 1 FROM person_merges u WHERE u.user_id = $1 AND u.undoes = m.id)
            FROM person_merges m WHERE user_id = $1 AND id = $2 AND kind = 'merge'
             FOR UPDATE",
@@ -255,7 +255,7 @@ pub async fn undo(
     .bind(merge_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((survivor, merged, moved, undone)) = found else {
+    let Some((survivor, merged, moved, merged_at, undone)) = found else {
         return Err(MergeError::NoSuchMerge);
     };
     if undone {
@@ -275,15 +275,27 @@ pub async fn undo(
         .bind(part("merged_before"))
         .execute(&mut *conn)
         .await?;
+    // Only the fields the merge filled, and only while they still hold what it put
+    // there: an edit of the survivor since the merge stays. updated_at goes back too
+    // when nothing touched the row after the merge (it still has the merge's stamp).
     sqlx::query(
-        "UPDATE people p SET full_name = b.full_name, primary_email = b.primary_email, company = b.company,
-                             role = b.role, updated_at = b.updated_at
-           FROM jsonb_populate_record(NULL::people, $3) b
+        "UPDATE people p SET
+             full_name = CASE WHEN b.full_name IS NULL AND p.full_name IS NOT DISTINCT FROM m.full_name
+                              THEN NULL ELSE p.full_name END,
+             primary_email = CASE WHEN b.primary_email IS NULL AND p.primary_email IS NOT DISTINCT FROM m.primary_email
+                                  THEN NULL ELSE p.primary_email END,
+             company = CASE WHEN b.company IS NULL AND p.company IS NOT DISTINCT FROM m.company
+                            THEN NULL ELSE p.company END,
+             role = CASE WHEN b.role IS NULL AND p.role IS NOT DISTINCT FROM m.role THEN NULL ELSE p.role END,
+             updated_at = CASE WHEN p.updated_at = $5 THEN b.updated_at ELSE p.updated_at END
+           FROM jsonb_populate_record(NULL::people, $3) b, jsonb_populate_record(NULL::people, $4) m
           WHERE p.user_id = $1 AND p.id = $2",
     )
     .bind(user_id)
     .bind(survivor)
     .bind(part("survivor_before"))
+    .bind(part("merged_before"))
+    .bind(merged_at)
     .execute(&mut *conn)
     .await?;
 

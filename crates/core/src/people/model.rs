@@ -111,6 +111,23 @@ pub struct NewEvent {
 /// A rule an event broke: the field (a JSON pointer inside the event) and why.
 pub type FieldProblem = (String, String);
 
+/// Longest normalised handle (bytes): far above any network's, and small enough for
+/// the unique index on it.
+pub const MAX_HANDLE_BYTES: usize = 512;
+
+/// Whether `v` holds a NUL character anywhere (in a string or a key), which
+/// PostgreSQL text and jsonb cannot store.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+const NUL: &str = "must not contain a NUL character (\\u0000)";
+
 /// Event types that mean the person answered us: they set `replied_at` of our last
 /// unanswered message to them on the same channel.
 pub const REPLY_TYPES: [&str; 4] = ["dm_reply", "email_received", "replied", "comment_reply"];
@@ -127,7 +144,18 @@ pub fn check_event(input: &EventInput, now: DateTime<Utc>) -> Result<NewEvent, V
                 bad("/identity/channel", e.to_string());
                 None
             }
+            Ok(_) if identity.handle.contains('\0') => {
+                bad("/identity/handle", NUL.into());
+                None
+            }
             Ok(channel) => match normalize_handle(channel, &identity.handle) {
+                Ok(handle) if handle.len() > MAX_HANDLE_BYTES => {
+                    bad(
+                        "/identity/handle",
+                        format!("is longer than {MAX_HANDLE_BYTES} bytes once normalised"),
+                    );
+                    None
+                }
                 Ok(handle) => Some(Subject::Identity(channel, handle)),
                 Err(e) => {
                     bad("/identity/handle", e.to_string());
@@ -184,6 +212,15 @@ pub fn check_event(input: &EventInput, now: DateTime<Utc>) -> Result<NewEvent, V
         .filter(|p| !p.is_empty());
     if platform_id.is_some_and(|p| p.len() > 512) {
         bad("/platform_id", "must be at most 512 bytes".into());
+    } else if platform_id.is_some_and(|p| p.contains('\0')) {
+        bad("/platform_id", NUL.into());
+    }
+    if input
+        .content_excerpt
+        .as_deref()
+        .is_some_and(|c| c.contains('\0'))
+    {
+        bad("/content_excerpt", NUL.into());
     }
     if input
         .content_excerpt
@@ -209,6 +246,7 @@ pub fn check_event(input: &EventInput, now: DateTime<Utc>) -> Result<NewEvent, V
         }
     };
     match &input.metadata {
+        Some(m @ Value::Object(_)) if has_nul(m) => bad("/metadata", NUL.into()),
         None | Some(Value::Object(_)) | Some(Value::Null) => {}
         Some(_) => bad("/metadata", "must be a JSON object".into()),
     }
@@ -413,6 +451,30 @@ mod tests {
                             "occurred_at": "2026-11-24T12:00:00Z"})
             ),
             ["/occurred_at"]
+        );
+    }
+
+    #[test]
+    fn nul_characters_and_huge_handles_are_refused() {
+        assert_eq!(
+            problems(
+                json!({"identity": {"channel": "email", "handle": "a\0@x.io"},
+                            "event_type": "x", "platform_id": "p\0", "content_excerpt": "a\0b",
+                            "metadata": {"k": ["\0"]}})
+            ),
+            [
+                "/identity/handle",
+                "/platform_id",
+                "/content_excerpt",
+                "/metadata"
+            ]
+        );
+        let long = format!("did:plc:{}", "a".repeat(600));
+        assert_eq!(
+            problems(
+                json!({"identity": {"channel": "bluesky", "handle": long}, "event_type": "x"})
+            ),
+            ["/identity/handle"]
         );
     }
 

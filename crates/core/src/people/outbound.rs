@@ -89,6 +89,8 @@ pub fn check_message(m: &NewMessage, now: DateTime<Utc>) -> Result<EventChannel,
     ] {
         if value.as_ref().is_some_and(|v| v.chars().count() > max) {
             problems.push((field.into(), format!("must be at most {max} characters")));
+        } else if value.as_ref().is_some_and(|v| v.contains('\0')) {
+            problems.push((field.into(), "must not contain a NUL character".into()));
         }
     }
     if m.sent_at
@@ -101,6 +103,11 @@ pub fn check_message(m: &NewMessage, now: DateTime<Utc>) -> Result<EventChannel,
     }
     if m.metadata.as_ref().is_some_and(|v| !v.is_object()) {
         problems.push(("/metadata".into(), "must be a JSON object".into()));
+    } else if m.metadata.as_ref().is_some_and(super::model::has_nul) {
+        problems.push((
+            "/metadata".into(),
+            "must not contain a NUL character".into(),
+        ));
     }
     match channel {
         Some(c) if problems.is_empty() => Ok(c),

@@ -3,14 +3,15 @@
 //! row with their `person_id`; their channel records (`instagram_contacts`,
 //! `contacts`) and every row of those (conversations, DMs, queued outreach, e-mail
 //! links, stats, enrichments); e-mails whose only linked contacts are theirs; merge
-//! records naming them; domain events about them; and, on erase, the values the audit
+//! records naming them or anyone merged into them (a merged person's row lives on in
+//! the record of their merge); domain events about them; and, on erase, the values the audit
 //! log holds of them (scrubbed, not deleted: who did what when stays).
 //!
 //! One list ([`PARTS`]) drives both, children before parents, so export and erase
 //! cannot drift apart; a test checks every table with a `person_id` is on it.
 
 use serde_json::{Map, Value, json};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::audit;
@@ -42,11 +43,15 @@ pub const PARTS: [(&str, &str); 18] = [
     ("person_insights", "t.person_id = $2"),
     ("segment_members", "t.person_id = $2"),
     ("outbound_messages", "t.person_id = $2"),
-    // an undo record goes with the merge it undid (ON DELETE CASCADE)
-    ("person_merges", "(t.survivor_id = $2 OR t.merged_id = $2)"),
+    // every merge record naming them or anyone merged into them, however far back
+    // ($3); an undo record goes with the merge it undid (ON DELETE CASCADE)
+    (
+        "person_merges",
+        "(t.survivor_id = ANY($3) OR t.merged_id = ANY($3))",
+    ),
     (
         "events",
-        "t.entity_type = 'person' AND (t.entity_id = $2 OR t.payload->>'merged_id' = $2::text)",
+        "t.entity_type = 'person' AND (t.entity_id = ANY($3) OR t.payload->>'merged_id' = ANY($3::text[]))",
     ),
     // not the person's own rows, but they name the person in their values
     (
@@ -55,6 +60,46 @@ pub const PARTS: [(&str, &str); 18] = [
     ),
     ("people", "t.id = $2"),
 ];
+
+/// The person and everyone merged into them (and not separated again by an undo),
+/// following merges back as far as they go.
+async fn absorbed(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    person_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE absorbed(id) AS (
+             SELECT $2::uuid
+             UNION
+             SELECT m.merged_id FROM person_merges m JOIN absorbed a ON m.survivor_id = a.id
+              WHERE m.user_id = $1 AND m.kind = 'merge'
+                AND NOT EXISTS (SELECT 1 FROM person_merges u WHERE u.user_id = $1 AND u.undoes = m.id))
+         SELECT id FROM absorbed",
+    )
+    .bind(user_id)
+    .bind(person_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The rows of `table` matching `cond` (`$1` tenant, `$2` person, `$3` absorbed ids).
+fn part_query<'q>(
+    sql: String,
+    cond: &str,
+    user_id: Uuid,
+    person_id: Uuid,
+    absorbed: &'q [Uuid],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(person_id);
+    if cond.contains("$3") {
+        q.bind(absorbed)
+    } else {
+        q
+    }
+}
 
 fn condition(raw: &str) -> String {
     raw.replace("(MAIL)", &format!("({MAIL_CONTACTS})"))
@@ -95,17 +140,20 @@ pub async fn export(
     if !exists(conn, user_id, person_id).await? {
         return Ok(None);
     }
+    let absorbed = absorbed(conn, user_id, person_id).await?;
     let mut tables = Map::new();
     let mut person = Value::Null;
     for (table, cond) in PARTS.iter() {
-        let rows: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT to_jsonb(t) FROM {table} t WHERE t.user_id = $1 AND {}",
             condition(cond)
-        )))
-        .bind(user_id)
-        .bind(person_id)
-        .fetch_all(&mut *conn)
-        .await?;
+        );
+        let rows: Vec<Value> = part_query(sql, cond, user_id, person_id, &absorbed)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<Value, _>(0))
+            .collect::<Result<_, _>>()?;
         let rows: Vec<Value> = rows
             .into_iter()
             .map(|r| trim(table, audit::redact(table, &r)))
@@ -139,17 +187,17 @@ pub async fn erase(
     if !exists(conn, user_id, person_id).await? {
         return Ok(None);
     }
+    let absorbed = absorbed(conn, user_id, person_id).await?;
     let mut counts = Map::new();
     for (table, cond) in PARTS.iter() {
-        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "DELETE FROM {table} t WHERE t.user_id = $1 AND {}",
             condition(cond)
-        )))
-        .bind(user_id)
-        .bind(person_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        );
+        let n = part_query(sql, cond, user_id, person_id, &absorbed)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
         let before = counts.get(*table).and_then(Value::as_u64).unwrap_or(0);
         counts.insert((*table).to_string(), json!(before + n));
     }

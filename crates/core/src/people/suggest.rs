@@ -7,6 +7,9 @@
 //!   identity's `extra`, an Instagram bio or a mail contact's `social_profiles`;
 //! - the normalised full name together with the normalised company.
 //!
+//! A value shared by more than [`MAX_SHARING`] people (an agency's inbox in every
+//! bio) is not evidence for any pair of them.
+//!
 //! Pairs where both people carry a verified identity on the same channel are never
 //! suggested: two verified accounts on one network are two humans until a person says
 //! otherwise (they can still merge by hand with `force`).
@@ -74,6 +77,9 @@ pub fn score(evidence: &[Evidence]) -> f64 {
     ((1.0 - miss) * 1000.0).round() / 1000.0
 }
 
+/// A value shared by more people than this is not evidence (bounds the pairs too).
+pub const MAX_SHARING: i64 = 5;
+
 const EMAIL_RE: &str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}";
 const LINKEDIN_RE: &str = r"linkedin\.com/in/([A-Za-z0-9_%-]+)";
 
@@ -122,9 +128,15 @@ pub async fn suggestions(
 ) -> Result<Vec<Suggestion>, sqlx::Error> {
     let rows: Vec<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
         sqlx::AssertSqlSafe(format!(
-            "WITH {facts}
+            "WITH {facts},
+             -- a value many people share (an agency inbox, a company page) says
+             -- nothing about any pair of them, and would pair them all
+             telling AS (SELECT kind, v FROM facts GROUP BY kind, v
+                          HAVING count(DISTINCT p) BETWEEN 2 AND {MAX_SHARING})
              SELECT a.p, b.p, a.kind, a.v, a.src, b.src
-               FROM facts a JOIN facts b ON a.kind = b.kind AND a.v = b.v AND a.p < b.p
+               FROM telling t
+               JOIN facts a ON a.kind = t.kind AND a.v = t.v
+               JOIN facts b ON b.kind = t.kind AND b.v = t.v AND a.p < b.p
               WHERE NOT EXISTS (
                     SELECT 1 FROM identities x JOIN identities y
                         ON y.user_id = x.user_id AND y.channel = x.channel AND y.person_id = b.p AND y.is_verified
