@@ -16,6 +16,20 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// `DefaultBodyLimit::max(BATCH_BODY_LIMIT)` and takes `ApiJson<T, BATCH_BODY_LIMIT>`.
 pub const BATCH_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The path of the one route that takes [`BATCH_BODY_LIMIT`].
+pub const BATCH_PATH: &str = "/person-events/batch";
+
+/// The body limit of the route at `path` (full, or as seen inside the `/api/v1`
+/// nest): [`BATCH_BODY_LIMIT`] for the event batch, [`BODY_LIMIT`] for every other.
+/// Middleware that reads a body before the route (idempotency) asks here.
+pub fn body_limit(path: &str) -> usize {
+    if path.ends_with(BATCH_PATH) {
+        BATCH_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
+
 /// A JSON body; `LIMIT` is what a 413 reports (the route's `DefaultBodyLimit`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T, const LIMIT: usize = BODY_LIMIT>(pub T);

@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::{BATCH_BODY_LIMIT, BODY_LIMIT};
 
 pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -50,12 +49,7 @@ pub async fn idempotency(
         .ok_or_else(|| ApiError::Unauthorized("sign in or send an API token".into()))?;
 
     let (parts, body) = req.into_parts();
-    // the route's own limit: the event batch takes more than the rest
-    let limit = if parts.uri.path().ends_with("/person-events/batch") {
-        BATCH_BODY_LIMIT
-    } else {
-        BODY_LIMIT
-    };
+    let limit = crate::extract::body_limit(parts.uri.path());
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge { limit })?;

@@ -15,6 +15,14 @@ fn ig(handle: &str, event_type: &str, platform_id: &str) -> Value {
            "platform_id": platform_id})
 }
 
+/// The person the `i`th item of a batch answer went to.
+fn person_of(r: &crate::helpers::Reply, i: usize) -> String {
+    r.body["results"][i]["person_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn batch(app: &TestApp, who: &Member, events: Vec<Value>) -> crate::helpers::Reply {
     app.post(
         "/api/v1/person-events/batch",
@@ -141,8 +149,14 @@ async fn a_batch_with_one_bad_item_stores_nothing_and_names_every_bad_field() {
 
     // 10,001 events: refused whole.
     let many: Vec<Value> = (0..10_001)
-        .map(|i| ig(&format!("u{i}"), "liked", &format!("p{i}")))
+        .map(|i| {
+            let mut e = ig(&format!("u{i}"), "liked", &format!("p{i}"));
+            e["content_excerpt"] = json!("a comment long enough to matter ".repeat(2));
+            e
+        })
         .collect();
+    let body = json!({ "events": many }).to_string();
+    assert!(body.len() > 1024 * 1024, "over the ordinary 1 MiB limit");
     let r = batch(&app, &alice, many).await;
     let p = r.problem(422);
     assert_eq!(p["errors"][0]["field"], "/events", "{p}");
@@ -151,6 +165,19 @@ async fn a_batch_with_one_bad_item_stores_nothing_and_names_every_bad_field() {
             .as_str()
             .unwrap()
             .contains("10001")
+    );
+    // With an Idempotency-Key the middleware reads it too, to the batch route's limit.
+    let keyed = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/person-events/batch")
+        .header(header::AUTHORIZATION, format!("Bearer {}", alice.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", "big-batch-1")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(
+        app.raw(keyed).await.problem(422)["errors"][0]["field"],
+        "/events"
     );
     // An unknown person id is named too.
     let r = batch(
@@ -208,10 +235,7 @@ async fn the_timeline_pages_newest_first_with_filters_and_hides_other_tenants() 
         })
         .collect();
     let r = batch(&app, &alice, events).await;
-    let person = r.body["results"][0]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let person = person_of(&r, 0);
     let path = format!("/api/v1/people/{person}/timeline");
 
     let page1 = app.get(&format!("{path}?limit=3"), &alice.auth()).await;
@@ -290,14 +314,8 @@ async fn merge_then_undo_round_trips_and_other_tenants_get_404() {
         ],
     )
     .await;
-    let a = r.body["results"][0]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let b = r.body["results"][1]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let a = person_of(&r, 0);
+    let b = person_of(&r, 1);
     assert_ne!(a, b);
 
     app.post(
@@ -380,14 +398,8 @@ async fn verified_identities_on_one_channel_block_a_merge_unless_forced() {
         vec![ig("grace", "liked", "p1"), ig("grace_two", "liked", "p2")],
     )
     .await;
-    let a = r.body["results"][0]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let b = r.body["results"][1]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let a = person_of(&r, 0);
+    let b = person_of(&r, 1);
     let mut tx = tenant::begin(&app.db.app, alice.id).await.unwrap();
     sqlx::query("UPDATE identities SET is_verified = true")
         .execute(&mut *tx)
@@ -469,10 +481,7 @@ async fn outbound_tracking_is_signed_counts_once_and_feeds_the_stats() {
     let alice = app.member("alice@example.com").await;
     let bob = app.member("bob@example.com").await;
     let r = batch(&app, &alice, vec![ig("grace", "liked", "p1")]).await;
-    let person = r.body["results"][0]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let person = person_of(&r, 0);
     let mut ids = Vec::new();
     for variant in ["A", "A", "B"] {
         let m = app
@@ -606,10 +615,7 @@ async fn one_person_is_exported_and_erased_everywhere() {
         ],
     )
     .await;
-    let person = r.body["results"][0]["person_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let person = person_of(&r, 0);
     let pid: Uuid = person.parse().unwrap();
     // A channel record with a DM, and a message we sent.
     let mut tx = tenant::begin(&app.db.app, alice.id).await.unwrap();
@@ -736,12 +742,7 @@ async fn suggestions_find_planted_duplicates_and_skip_verified_conflicts() {
         ],
     )
     .await;
-    let id = |i: usize| {
-        r.body["results"][i]["person_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let id = |i: usize| person_of(&r, i);
     let (grace_mail, grace_ig, ada1, ada2, alan_ig, alan_li) =
         (id(0), id(1), id(2), id(3), id(4), id(5));
     let mut tx = tenant::begin(&app.db.app, alice.id).await.unwrap();
@@ -846,12 +847,7 @@ async fn undo_keeps_later_edits_and_erase_follows_merge_chains() {
         ],
     )
     .await;
-    let id = |i: usize| {
-        r.body["results"][i]["person_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let id = |i: usize| person_of(&r, i);
     let (a, b, c) = (id(0), id(1), id(2));
     let patch = |who: String, body: Value| {
         let app = &app;

@@ -17,7 +17,6 @@ use super::model::{
     REPLY_TYPES, Subject, check_batch,
 };
 use super::store::{self, EventColumns, IdentityKey};
-use crate::jobs::JobError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -26,15 +25,6 @@ pub enum IngestError {
     Invalid(Vec<FieldProblem>),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-impl From<JobError> for IngestError {
-    fn from(e: JobError) -> IngestError {
-        match e {
-            JobError::Db(e) => IngestError::Db(e),
-            other => IngestError::Db(sqlx::Error::Protocol(other.to_string())),
-        }
-    }
 }
 
 /// Whether `e` is a deadlock or serialization failure: the transaction was rolled
@@ -94,16 +84,6 @@ async fn in_own_tx(
     let outcome = store_checked(&mut tx, user_id, events).await?;
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// Checks and stores one batch in `conn`'s transaction (the caller commits).
-pub async fn ingest(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    inputs: &[EventInput],
-) -> Result<BatchOutcome, IngestError> {
-    let events = check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)?;
-    store_checked(conn, user_id, events).await
 }
 
 /// Stores events that passed [`check_batch`] (taking them: their excerpts and

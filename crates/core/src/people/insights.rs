@@ -26,12 +26,13 @@ pub const OUTBOUND_TYPES: [&str; 2] = ["email_sent", "dm_sent"];
 pub const MAX_PEOPLE_PER_JOB: usize = 10_000;
 
 /// Enqueues the recompute of `people` in the caller's transaction, marked with its id;
-/// returns how many jobs were made.
+/// returns how many jobs were made. The queue exists (migration) and the payload is
+/// bounded, so only a database error can come back.
 pub async fn enqueue(
     conn: &mut PgConnection,
     user_id: Uuid,
     people: impl Iterator<Item = Uuid>,
-) -> Result<u64, JobError> {
+) -> Result<u64, sqlx::Error> {
     let mut people: Vec<Uuid> = people.collect();
     if people.is_empty() {
         return Ok(0);
@@ -50,7 +51,13 @@ pub async fn enqueue(
     let mut sent = 0;
     for chunk in people.chunks(MAX_PEOPLE_PER_JOB) {
         let data = json!({ "person_ids": chunk, "after_xid": xid });
-        if jobs::send(conn, QUEUE, &data, &opts).await?.is_some() {
+        let sent_one = jobs::send(conn, QUEUE, &data, &opts)
+            .await
+            .map_err(|e| match e {
+                JobError::Db(e) => e,
+                other => sqlx::Error::Protocol(other.to_string()),
+            })?;
+        if sent_one.is_some() {
             sent += 1;
         }
     }

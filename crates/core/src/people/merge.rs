@@ -232,9 +232,7 @@ pub async fn merge(
         Value::Object(counts),
     )
     .await?;
-    insights::enqueue(conn, user_id, [survivor].into_iter())
-        .await
-        .map_err(job_error)?;
+    insights::enqueue(conn, user_id, [survivor].into_iter()).await?;
     Ok(summary)
 }
 
@@ -374,17 +372,8 @@ pub async fn undo(
         Value::Object(counts),
     )
     .await?;
-    insights::enqueue(conn, user_id, [survivor, merged].into_iter())
-        .await
-        .map_err(job_error)?;
+    insights::enqueue(conn, user_id, [survivor, merged].into_iter()).await?;
     Ok(summary)
-}
-
-fn job_error(e: crate::jobs::JobError) -> MergeError {
-    match e {
-        crate::jobs::JobError::Db(e) => MergeError::Db(e),
-        other => MergeError::Db(sqlx::Error::Protocol(other.to_string())),
-    }
 }
 
 #[expect(clippy::too_many_arguments, reason = "one column each")]

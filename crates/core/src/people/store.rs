@@ -19,77 +19,6 @@ pub struct Resolved {
     pub created: bool,
 }
 
-/// Finds the person behind `(channel, handle)` — `handle` already normalised — or
-/// creates the person and the identity. Safe under concurrent ingestion of the same
-/// new handle: `UNIQUE (user_id, channel, handle)` lets one transaction win, and the
-/// others, having waited for it, take the winner's person and drop the person they
-/// had started. Refreshes `last_seen_at` of an existing identity.
-pub async fn resolve_identity(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    channel: Channel,
-    handle: &str,
-) -> Result<Resolved, sqlx::Error> {
-    if let Some(found) = find_identity(conn, user_id, channel, handle).await? {
-        return Ok(found);
-    }
-    let person_id: Uuid =
-        sqlx::query_scalar("INSERT INTO people (user_id) VALUES ($1) RETURNING id")
-            .bind(user_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO identities (user_id, person_id, channel, handle, first_seen_at, last_seen_at)
-         VALUES ($1, $2, $3, $4, now(), now())
-         ON CONFLICT (user_id, channel, handle) DO NOTHING RETURNING id",
-    )
-    .bind(user_id)
-    .bind(person_id)
-    .bind(channel.as_str())
-    .bind(handle)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(identity_id) = inserted {
-        return Ok(Resolved {
-            person_id,
-            identity_id,
-            created: true,
-        });
-    }
-    // Another transaction created it first (we waited for it to commit).
-    sqlx::query("DELETE FROM people WHERE user_id = $1 AND id = $2")
-        .bind(user_id)
-        .bind(person_id)
-        .execute(&mut *conn)
-        .await?;
-    find_identity(conn, user_id, channel, handle)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)
-}
-
-async fn find_identity(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    channel: Channel,
-    handle: &str,
-) -> Result<Option<Resolved>, sqlx::Error> {
-    let row: Option<(Uuid, i64)> = sqlx::query_as(
-        "UPDATE identities SET last_seen_at = now()
-          WHERE user_id = $1 AND channel = $2 AND handle = $3 AND person_id IS NOT NULL
-         RETURNING person_id, id",
-    )
-    .bind(user_id)
-    .bind(channel.as_str())
-    .bind(handle)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|(person_id, identity_id)| Resolved {
-        person_id,
-        identity_id,
-        created: false,
-    }))
-}
-
 /// An identity a batch names: channel and normalised handle.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdentityKey {
@@ -98,7 +27,8 @@ pub struct IdentityKey {
     pub handle: String,
 }
 
-/// Resolves many identities at once (the batch path of [`resolve_identity`]): finds
+/// Finds the people behind many `(channel, handle)` identities at once (handles
+/// already normalised): finds
 /// the existing ones, creates a person and an identity for each new one, and — under
 /// a concurrent batch creating the same handle — takes the winner's person and drops
 /// its own. `keys` must be distinct, each with the earliest and latest time the batch

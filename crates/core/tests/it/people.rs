@@ -2,9 +2,27 @@
 //! when many writers see the same new handle at once.
 
 use everreach_core::db::tenant;
-use everreach_core::people::store::resolve_identity;
+use everreach_core::people::store::{IdentityKey, Resolved, resolve_identities};
 use everreach_core::people::{Channel, normalize_handle};
 use everreach_testkit::TestDb;
+use sqlx::PgConnection;
+
+/// One identity through the batch resolver.
+async fn resolve_one(
+    conn: &mut PgConnection,
+    user: uuid::Uuid,
+    channel: Channel,
+    handle: &str,
+) -> Resolved {
+    let key = IdentityKey {
+        channel,
+        handle: handle.to_string(),
+    };
+    let now = chrono::Utc::now();
+    resolve_identities(conn, user, &[(key.clone(), now, now)])
+        .await
+        .unwrap()[&key]
+}
 
 #[tokio::test]
 async fn concurrent_ingestion_of_one_new_handle_creates_one_person() {
@@ -16,9 +34,7 @@ async fn concurrent_ingestion_of_one_new_handle_creates_one_person() {
         let (pool, handle) = (db.app.clone(), handle.clone());
         writers.push(tokio::spawn(async move {
             let mut tx = tenant::begin(&pool, alice).await.unwrap();
-            let resolved = resolve_identity(&mut tx, alice, Channel::Instagram, &handle)
-                .await
-                .unwrap();
+            let resolved = resolve_one(&mut tx, alice, Channel::Instagram, &handle).await;
             // Hold the transaction a moment so the writers overlap.
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             tx.commit().await.unwrap();
@@ -56,18 +72,12 @@ async fn the_same_handle_of_two_tenants_is_two_people() {
     let mut resolved = Vec::new();
     for user in [alice, bob] {
         let mut tx = tenant::begin(&db.app, user).await.unwrap();
-        resolved.push(
-            resolve_identity(&mut tx, user, Channel::Email, "grace@navy.mil")
-                .await
-                .unwrap(),
-        );
+        resolved.push(resolve_one(&mut tx, user, Channel::Email, "grace@navy.mil").await);
         tx.commit().await.unwrap();
     }
     assert_ne!(resolved[0].person_id, resolved[1].person_id);
     let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-    let again = resolve_identity(&mut tx, alice, Channel::Email, "grace@navy.mil")
-        .await
-        .unwrap();
+    let again = resolve_one(&mut tx, alice, Channel::Email, "grace@navy.mil").await;
     assert_eq!(again.person_id, resolved[0].person_id);
     assert!(!again.created);
 }
@@ -91,9 +101,7 @@ mod graph {
 
     async fn ingest_as(pool: &PgPool, user: Uuid, events: Vec<Value>) -> Vec<Uuid> {
         let inputs: Vec<EventInput> = events.into_iter().map(event).collect();
-        let mut tx = tenant::begin(pool, user).await.unwrap();
-        let out = ingest::ingest(&mut tx, user, &inputs).await.unwrap();
-        tx.commit().await.unwrap();
+        let out = ingest::ingest_tx(pool, user, &inputs).await.unwrap();
         out.results.iter().map(|r| r.person_id).collect()
     }
 
