@@ -1,10 +1,10 @@
-//! The people graph's jobs: `people.insights` recomputes the insights of the people
-//! a write touched (`everreach_core::people::insights`), in their tenant's
-//! transaction, skipping those already recomputed since that write.
+//! The people graph's jobs: `people.insights` widens the seen times of the identities
+//! a write named and recomputes the insights of the people it touched
+//! (`everreach_core::people::insights`), in their tenant's transaction, skipping
+//! those already recomputed since that write.
 
-use everreach_core::people::insights;
+use everreach_core::people::insights::{self, Recompute};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::handler::{HandlerError, handler};
 use crate::runner::Registry;
@@ -14,26 +14,24 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
     registry.register(
         insights::QUEUE,
         handler(|ctx| async move {
-            let data = ctx.data();
-            let people: Vec<Uuid> = data
-                .get("person_ids")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .ok_or_else(|| HandlerError::new("the job's data has no person_ids array"))?;
-            let after_xid = data
-                .get("after_xid")
-                .and_then(|v| v.as_i64())
-                .ok_or_else(|| HandlerError::new("the job's data has no after_xid"))?;
+            let job: Recompute = serde_json::from_value(ctx.data().clone()).map_err(|e| {
+                HandlerError::new(format!(
+                    "the job's data is not a people.insights job ({e}): it needs person_ids and after_xid"
+                ))
+            })?;
+            let seen = job.seen().map_err(HandlerError::new)?;
             let user_id = ctx
                 .job
                 .user_id
                 .ok_or_else(|| HandlerError::new("this job names no tenant (user_id)"))?;
             let mut tx = ctx.tenant_tx().await?;
-            let recomputed =
-                insights::recompute_stale(&mut tx, user_id, &people, after_xid).await?;
+            let done = insights::run(&mut tx, user_id, &job, &seen).await?;
             tx.commit().await?;
-            Ok(Some(
-                json!({ "people": people.len(), "recomputed": recomputed }),
-            ))
+            Ok(Some(json!({
+                "people": done.people,
+                "identities_seen": seen.len(),
+                "recomputed": done.recomputed,
+            })))
         }),
     )?;
     Ok(())

@@ -2,8 +2,8 @@
 //! routes, `everreach import events`, and `bench ingest` all come here). Checks every
 //! item first and stores nothing if one is wrong; then, in the caller's transaction,
 //! resolves identities (creating people), inserts the events skipping duplicates,
-//! marks replies on our messages, widens identities' seen times and enqueues one
-//! deduplicated insight recompute per person touched.
+//! marks replies on our messages and enqueues one insight job that recomputes the
+//! people touched and widens the seen times of the existing identities named.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,12 +11,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::insights;
+use super::insights::{self, Seen};
 use super::model::{
     BatchOutcome, EventChannel, EventInput, FieldProblem, ItemResult, ItemStatus, NewEvent,
     REPLY_TYPES, Subject, check_batch,
 };
-use super::store::{self, EventColumns, IdentityKey};
+use super::store::{self, EventColumns, IdentityKey, Resolved};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -27,15 +27,18 @@ pub enum IngestError {
     Db(#[from] sqlx::Error),
 }
 
-/// Whether `e` is a deadlock or serialization failure: the transaction was rolled
-/// back whole, and running it again is safe.
+/// Whether `e` is a deadlock or serialization failure, or an event whose person a
+/// concurrent merge or erase removed after its identity was read: the transaction was
+/// rolled back whole, and running it again (reading the identities afresh) is safe.
 pub fn is_retryable(e: &IngestError) -> bool {
     matches!(e, IngestError::Db(sqlx::Error::Database(d))
-        if matches!(d.code().as_deref(), Some("40P01") | Some("40001")))
+        if matches!(d.code().as_deref(), Some("40P01") | Some("40001"))
+            || (d.code().as_deref() == Some("23503") && d.table() == Some("person_events")))
 }
 
 /// Checks and stores one batch in its own tenant transaction, running it again (up to
-/// three times) if it lost a deadlock to a concurrent batch about the same people.
+/// three times) if it lost a race with a concurrent write about the same people
+/// ([`is_retryable`]).
 /// What the batch API runs.
 pub async fn ingest_tx(
     pool: &sqlx::PgPool,
@@ -145,16 +148,22 @@ pub async fn store_checked(
     let mut people = Vec::with_capacity(events.len());
     let mut first_sight: HashSet<Uuid> = HashSet::new();
     let mut person_created = Vec::with_capacity(events.len());
+    // the existing identity each item names, if it names one
+    let mut identity_of: Vec<Option<Resolved>> = Vec::with_capacity(events.len());
     for (e, id) in events.iter_mut().zip(&ids) {
         let (person_id, created) = match &e.subject {
-            Subject::Person(id) => (*id, false),
+            Subject::Person(id) => {
+                identity_of.push(None);
+                (*id, false)
+            }
             Subject::Identity(channel, handle) => {
-                let r = resolved
+                let r = *resolved
                     .get(&IdentityKey {
                         channel: *channel,
                         handle: handle.clone(),
                     })
                     .ok_or(sqlx::Error::RowNotFound)?;
+                identity_of.push((!r.created).then_some(r));
                 // Only the first item naming a new person reports it as created.
                 (r.person_id, r.created && first_sight.insert(r.person_id))
             }
@@ -232,12 +241,8 @@ pub async fn store_checked(
     }
     store::mark_replied(conn, user_id, &replies).await?;
 
-    let touched: HashSet<Uuid> = results
-        .iter()
-        .filter(|r| r.status == ItemStatus::Created)
-        .map(|r| r.person_id)
-        .collect();
-    insights::enqueue(conn, user_id, touched.into_iter()).await?;
+    let (touched, widen) = for_the_job(&results, &events, &identity_of);
+    insights::enqueue(conn, user_id, touched.into_iter(), &widen).await?;
 
     let created = results
         .iter()
@@ -249,4 +254,116 @@ pub async fn store_checked(
         people_created: results.iter().filter(|r| r.person_created).count(),
         results,
     })
+}
+
+/// What the insight job hears of a batch, from the events it stored (`results` of
+/// `events`, with the existing identity each named): the existing identities they saw beyond
+/// their first/last seen times, to widen (sorted by id; the job recomputes their
+/// people), and the other people touched, to recompute.
+fn for_the_job(
+    results: &[ItemResult],
+    events: &[NewEvent],
+    identity_of: &[Option<Resolved>],
+) -> (HashSet<Uuid>, Vec<Seen>) {
+    let mut spans: HashMap<i64, (Resolved, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    for ((item, e), r) in results.iter().zip(events).zip(identity_of) {
+        if let (ItemStatus::Created, Some(r)) = (&item.status, r) {
+            let at = e.occurred_at;
+            let span = spans.entry(r.identity_id).or_insert((*r, at, at));
+            span.1 = span.1.min(at);
+            span.2 = span.2.max(at);
+        }
+    }
+    let mut widen: Vec<Seen> = spans
+        .into_iter()
+        .filter(|(_, (r, lo, hi))| r.widened_by(*lo, *hi))
+        .map(|(id, (_, lo, hi))| (id, lo, hi))
+        .collect();
+    widen.sort_unstable_by_key(|w| w.0);
+    let widened: HashSet<i64> = widen.iter().map(|w| w.0).collect();
+    let touched = results
+        .iter()
+        .zip(identity_of)
+        .filter(|(item, r)| {
+            item.status == ItemStatus::Created
+                && !r.is_some_and(|r| widened.contains(&r.identity_id))
+        })
+        .map(|(item, _)| item.person_id)
+        .collect();
+    (touched, widen)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::people::model::EventInput;
+
+    #[test]
+    fn the_job_widens_identities_seen_beyond_their_span_by_stored_events_only() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let at = |hours: i64| (t + Duration::hours(hours)).to_rfc3339();
+        let inputs: Vec<EventInput> = [
+            // grace: stored, later than her last sighting
+            ("grace", "1", at(2)),
+            // ada: stored, inside her span
+            ("ada", "2", at(-1)),
+            // ada: a duplicate far outside it
+            ("ada", "3", at(-100)),
+            // lin: new
+            ("lin", "4", at(-5)),
+        ]
+        .into_iter()
+        .map(|(h, p, o)| {
+            serde_json::from_value(serde_json::json!({
+                "identity": {"channel": "instagram", "handle": h},
+                "event_type": "liked", "platform_id": p, "occurred_at": o}))
+            .expect("an event")
+        })
+        .collect();
+        let events = check_batch(&inputs, t + Duration::days(1)).expect("valid");
+        let existing = |id: i64| Resolved {
+            person_id: Uuid::from_u128(id as u128),
+            identity_id: id,
+            created: false,
+            first_seen_at: Some(t - Duration::days(1)),
+            last_seen_at: Some(t),
+        };
+        let identity_of = [
+            Some(existing(1)),
+            Some(existing(2)),
+            Some(existing(2)),
+            None,
+        ];
+        let item = |index: usize, person: u128, stored: bool| ItemResult {
+            index,
+            status: if stored {
+                ItemStatus::Created
+            } else {
+                ItemStatus::Duplicate
+            },
+            event_id: Some(index as i64),
+            person_id: Uuid::from_u128(person),
+            person_created: false,
+        };
+        let results = [
+            item(0, 1, true),
+            item(1, 2, true),
+            item(2, 2, false),
+            item(3, 9, true),
+        ];
+        let (touched, widen) = for_the_job(&results, &events, &identity_of);
+        assert_eq!(
+            widen,
+            vec![(1, t + Duration::hours(2), t + Duration::hours(2))]
+        );
+        let mut touched: Vec<Uuid> = touched.into_iter().collect();
+        touched.sort();
+        assert_eq!(
+            touched,
+            vec![Uuid::from_u128(2), Uuid::from_u128(9)],
+            "grace comes through her identity; ada and the new person by id"
+        );
+    }
 }

@@ -1,19 +1,25 @@
-//! `person_insights`, the computed lens of one person: recomputed by a job on queue
-//! [`QUEUE`] whenever ingestion or a merge changes what we know of them. One job per
-//! writing transaction lists the people it touched (deduplicated) and carries that
-//! transaction's id; the job skips anyone whose insights were computed by a
-//! transaction that already saw those writes (`computed_snapshot`), so a burst of batches
-//! about the same people costs one recompute each, race-free, and enqueueing costs
-//! one row however many people a batch touches. What is computed from the stream:
-//! `last_active_at`, `activity_state`, `channel_preferences`, `seasonality`,
-//! `avg_reply_time` (from our messages' reply times) and `warmth_score`.
-//! `interests` and `tone_preferences` need a language model and are left as they are.
+//! `person_insights`, the computed lens of one person, and identities' first/last seen
+//! times: brought up to date by a job on queue [`QUEUE`] whenever ingestion or a merge
+//! changes what we know of someone. One job per writing transaction ([`Recompute`])
+//! lists the people it touched (deduplicated), the identities whose seen times it
+//! widens, and that transaction's id; the job widens those identities and recomputes
+//! their people and the listed ones, skipping anyone whose insights were computed by a
+//! transaction that already saw those writes (`computed_snapshot`), so a burst of
+//! batches about the same people costs one recompute each, race-free, and enqueueing
+//! costs one row per 10,000 entries however many people a batch touches. Widening
+//! seen times here rather than in the batch keeps ingestion free of row locks on
+//! existing identities. What is computed from the stream: `last_active_at`,
+//! `activity_state`, `channel_preferences`, `seasonality`, `avg_reply_time` (from our
+//! messages' reply times) and `warmth_score`. `interests` and `tone_preferences` need
+//! a language model and are left as they are.
 
 use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::store;
 use crate::jobs::{self, JobError, SendOptions};
 
 /// The queue of insight recomputes (created by migration).
@@ -22,19 +28,70 @@ pub const QUEUE: &str = "people.insights";
 /// Event types that are our own doing, not the person's activity.
 pub const OUTBOUND_TYPES: [&str; 2] = ["email_sent", "dm_sent"];
 
-/// Most people one job lists (its payload stays far under the 1 MiB limit).
-pub const MAX_PEOPLE_PER_JOB: usize = 10_000;
+/// Most entries (people plus identities) one job lists: its payload stays under half
+/// the 1 MiB limit.
+pub const MAX_ENTRIES_PER_JOB: usize = 10_000;
 
-/// Enqueues the recompute of `people` in the caller's transaction, marked with its id;
-/// returns how many jobs were made. The queue exists (migration) and the payload is
-/// bounded, so only a database error can come back.
+/// An identity seen from `.1` to `.2` by a write: `(identity id, earliest, latest)`.
+pub type Seen = (i64, DateTime<Utc>, DateTime<Utc>);
+
+/// The data of one `people.insights` job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recompute {
+    /// People whose insights the write may have changed.
+    pub person_ids: Vec<Uuid>,
+    /// Identities whose seen times the write widens: `identity_ids[i]` was seen from
+    /// `seen_from_us[i]` to `seen_to_us[i]` (microseconds since 1970). Their people
+    /// are recomputed too.
+    #[serde(default)]
+    pub identity_ids: Vec<i64>,
+    #[serde(default)]
+    pub seen_from_us: Vec<i64>,
+    #[serde(default)]
+    pub seen_to_us: Vec<i64>,
+    /// The writing transaction (`pg_current_xact_id()`).
+    pub after_xid: i64,
+}
+
+impl Recompute {
+    /// The identities to widen, or what is wrong with the job's data.
+    pub fn seen(&self) -> Result<Vec<Seen>, String> {
+        let n = self.identity_ids.len();
+        if self.seen_from_us.len() != n || self.seen_to_us.len() != n {
+            return Err(format!(
+                "identity_ids, seen_from_us and seen_to_us must be as long as each other (they are {n}, {} and {})",
+                self.seen_from_us.len(),
+                self.seen_to_us.len()
+            ));
+        }
+        let time = |us: i64| {
+            DateTime::from_timestamp_micros(us)
+                .ok_or_else(|| format!("{us} is not a time in microseconds since 1970"))
+        };
+        (0..n)
+            .map(|i| {
+                Ok((
+                    self.identity_ids[i],
+                    time(self.seen_from_us[i])?,
+                    time(self.seen_to_us[i])?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Enqueues, in the caller's transaction and marked with its id, the recompute of
+/// `people` and the widening of `seen` (whose people are recomputed too); returns how
+/// many jobs were made. The queue exists (migration) and the payload is bounded, so
+/// only a database error can come back.
 pub async fn enqueue(
     conn: &mut PgConnection,
     user_id: Uuid,
     people: impl Iterator<Item = Uuid>,
+    seen: &[Seen],
 ) -> Result<u64, sqlx::Error> {
     let mut people: Vec<Uuid> = people.collect();
-    if people.is_empty() {
+    if people.is_empty() && seen.is_empty() {
         return Ok(0);
     }
     people.sort_unstable();
@@ -49,8 +106,19 @@ pub async fn enqueue(
         ..SendOptions::default()
     };
     let mut sent = 0;
-    for chunk in people.chunks(MAX_PEOPLE_PER_JOB) {
-        let data = json!({ "person_ids": chunk, "after_xid": xid });
+    let (mut people, mut seen) = (&people[..], seen);
+    while !people.is_empty() || !seen.is_empty() {
+        let np = people.len().min(MAX_ENTRIES_PER_JOB);
+        let ns = seen.len().min(MAX_ENTRIES_PER_JOB - np);
+        let job = Recompute {
+            person_ids: people[..np].to_vec(),
+            identity_ids: seen[..ns].iter().map(|s| s.0).collect(),
+            seen_from_us: seen[..ns].iter().map(|s| s.1.timestamp_micros()).collect(),
+            seen_to_us: seen[..ns].iter().map(|s| s.2.timestamp_micros()).collect(),
+            after_xid: xid,
+        };
+        (people, seen) = (&people[np..], &seen[ns..]);
+        let data = serde_json::to_value(&job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let sent_one = jobs::send(conn, QUEUE, &data, &opts)
             .await
             .map_err(|e| match e {
@@ -62,6 +130,34 @@ pub async fn enqueue(
         }
     }
     Ok(sent)
+}
+
+/// What one job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    /// People the job was about (listed, or behind a listed identity).
+    pub people: usize,
+    /// Of those, how many were recomputed (the rest were up to date or gone).
+    pub recomputed: usize,
+}
+
+/// Runs one job: widens the identities' seen times, then recomputes the stale among
+/// their people and the listed ones.
+pub async fn run(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    job: &Recompute,
+    seen: &[Seen],
+) -> Result<Done, sqlx::Error> {
+    let mut people = store::widen_seen(conn, user_id, seen).await?;
+    people.extend_from_slice(&job.person_ids);
+    people.sort_unstable();
+    people.dedup();
+    let recomputed = recompute_stale(conn, user_id, &people, job.after_xid).await?;
+    Ok(Done {
+        people: people.len(),
+        recomputed,
+    })
 }
 
 /// Recomputes those of `people` whose insights were not computed by a transaction
@@ -267,6 +363,36 @@ mod tests {
                 < warmth_score(Some(now()), 5, Some(0.5), now())
         );
         assert_eq!(warmth_score(Some(now()), 500, Some(9.0), now()), 100.0);
+    }
+
+    #[test]
+    fn a_jobs_seen_times_round_trip_and_bad_ones_are_named() {
+        let t = now();
+        let job = Recompute {
+            identity_ids: vec![7],
+            seen_from_us: vec![t.timestamp_micros() - 1],
+            seen_to_us: vec![t.timestamp_micros()],
+            ..Recompute::default()
+        };
+        let back: Recompute = serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap();
+        assert_eq!(
+            back.seen().unwrap(),
+            vec![(7, t - Duration::microseconds(1), t)]
+        );
+        // jobs queued before seen times moved here have none
+        let old: Recompute =
+            serde_json::from_value(json!({"person_ids": [], "after_xid": 5})).unwrap();
+        assert_eq!(old.seen().unwrap(), vec![]);
+        let short = Recompute {
+            seen_to_us: vec![],
+            ..job.clone()
+        };
+        assert!(short.seen().unwrap_err().contains("as long as each other"));
+        let absurd = Recompute {
+            seen_from_us: vec![i64::MAX],
+            ..job
+        };
+        assert!(absurd.seen().unwrap_err().contains("microseconds"));
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub async fn merge(
         Value::Object(counts),
     )
     .await?;
-    insights::enqueue(conn, user_id, [survivor].into_iter()).await?;
+    insights::enqueue(conn, user_id, [survivor].into_iter(), &[]).await?;
     Ok(summary)
 }
 
@@ -372,7 +372,7 @@ pub async fn undo(
         Value::Object(counts),
     )
     .await?;
-    insights::enqueue(conn, user_id, [survivor, merged].into_iter()).await?;
+    insights::enqueue(conn, user_id, [survivor, merged].into_iter(), &[]).await?;
     Ok(summary)
 }
 

@@ -17,6 +17,16 @@ pub struct Resolved {
     pub identity_id: i64,
     /// Whether this call created the person (and the identity).
     pub created: bool,
+    /// The identity's seen times as read (a new one's: the batch's span).
+    pub first_seen_at: Option<DateTime<Utc>>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl Resolved {
+    /// Whether seeing this identity from `lo` to `hi` widens its seen times.
+    pub fn widened_by(&self, lo: DateTime<Utc>, hi: DateTime<Utc>) -> bool {
+        self.first_seen_at.is_none_or(|f| lo < f) || self.last_seen_at.is_none_or(|l| hi > l)
+    }
 }
 
 /// An identity a batch names: channel and normalised handle.
@@ -28,13 +38,14 @@ pub struct IdentityKey {
 }
 
 /// Finds the people behind many `(channel, handle)` identities at once (handles
-/// already normalised): finds
-/// the existing ones, creates a person and an identity for each new one, and — under
-/// a concurrent batch creating the same handle — takes the winner's person and drops
-/// its own. `keys` must be distinct, each with the earliest and latest time the batch
-/// saw it: existing identities' first/last seen times widen to them, new ones start
-/// with them. Keys are handled in sorted order, so two batches never wait on each
-/// other's row locks or inserts in opposite orders.
+/// already normalised): reads the existing ones, creates a person and an identity for
+/// each new one, and — under a concurrent batch creating the same handle — takes the
+/// winner's person and drops its own. `keys` must be distinct, each with the earliest
+/// and latest time the batch saw it: new identities start with them; existing ones
+/// are only read (no row lock: concurrent batches about the same people never wait
+/// for each other here) and their seen times are widened later by the insight job
+/// ([`widen_seen`]). New keys are inserted in sorted order, so two batches creating
+/// the same handles never wait on each other in opposite orders.
 pub async fn resolve_identities(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -66,7 +77,7 @@ pub async fn resolve_identities(
          SELECT $1, p, c, h, f, l FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS u(p, c, h, f, l)
          ON CONFLICT (user_id, channel, handle) DO UPDATE SET person_id = EXCLUDED.person_id
              WHERE identities.person_id IS NULL
-         RETURNING channel, handle, person_id, id",
+         RETURNING channel, handle, person_id, id, first_seen_at, last_seen_at",
     )
     .bind(user_id)
     .bind(&person_ids)
@@ -108,47 +119,90 @@ pub async fn resolve_identities(
     }
 }
 
-type IdentityRow = (String, String, Uuid, i64);
+/// An identity as resolution reads it.
+#[derive(sqlx::FromRow)]
+struct IdentityRow {
+    channel: String,
+    handle: String,
+    person_id: Uuid,
+    id: i64,
+    first_seen_at: Option<DateTime<Utc>>,
+    last_seen_at: Option<DateTime<Utc>>,
+}
 
-/// Records a resolved `(channel, handle, person_id, identity id)` row.
+/// Records a resolved identity row.
 fn take(
     out: &mut HashMap<IdentityKey, Resolved>,
-    (channel, handle, person_id, identity_id): IdentityRow,
+    row: IdentityRow,
     created: bool,
 ) -> Result<(), sqlx::Error> {
     out.insert(
-        key_of(&channel, handle)?,
+        key_of(&row.channel, row.handle)?,
         Resolved {
-            person_id,
-            identity_id,
+            person_id: row.person_id,
+            identity_id: row.id,
             created,
+            first_seen_at: row.first_seen_at,
+            last_seen_at: row.last_seen_at,
         },
     );
     Ok(())
 }
 
-/// The identities of `keys` that have a person, their first/last seen times widened
-/// to the key's `(earliest, latest)` in the same statement. Every found row is
-/// rewritten, which `identities`' fillfactor keeps a HOT update (no index entries);
-/// in `bench ingest` this one statement cost less than a lookup followed by an
-/// UPDATE of only the rows whose span grew.
+/// The identities of `keys` that have a person (a plain read: no row is locked or
+/// written).
 async fn find_identities(
     conn: &mut PgConnection,
     user_id: Uuid,
     keys: &[&(IdentityKey, DateTime<Utc>, DateTime<Utc>)],
 ) -> Result<Vec<IdentityRow>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE identities i
-            SET first_seen_at = least(i.first_seen_at, k.lo), last_seen_at = greatest(i.last_seen_at, k.hi)
-           FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS k(c, h, lo, hi)
-          WHERE i.user_id = $1 AND i.channel = k.c AND i.handle = k.h AND i.person_id IS NOT NULL
-         RETURNING i.channel, i.handle, i.person_id, i.id",
+        "SELECT i.channel, i.handle, i.person_id, i.id, i.first_seen_at, i.last_seen_at
+           FROM unnest($2::text[], $3::text[]) AS k(c, h)
+           JOIN identities i ON i.user_id = $1 AND i.channel = k.c AND i.handle = k.h
+          WHERE i.person_id IS NOT NULL",
     )
     .bind(user_id)
-    .bind(keys.iter().map(|k| k.0.channel.as_str()).collect::<Vec<_>>())
+    .bind(
+        keys.iter()
+            .map(|k| k.0.channel.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(keys.iter().map(|k| k.0.handle.as_str()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    // planned with the arrays in hand (an unnamed statement), so a batch of thousands
+    // gets a hash join and a handful an index probe each, instead of the cached
+    // generic plan's probes for all
+    .persistent(false)
+    .fetch_all(conn)
+    .await
+}
+
+/// Widens identities' first/last seen times to `(identity id, earliest, latest)`
+/// (rows already as wide are not rewritten; identities gone since are skipped), in
+/// id order; returns the people of the listed identities that still exist.
+pub async fn widen_seen(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    seen: &[(i64, DateTime<Utc>, DateTime<Utc>)],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "WITH k AS (SELECT * FROM unnest($2::int8[], $3::timestamptz[], $4::timestamptz[]) AS k(id, lo, hi) ORDER BY id),
+              w AS (UPDATE identities i
+                       SET first_seen_at = least(i.first_seen_at, k.lo), last_seen_at = greatest(i.last_seen_at, k.hi)
+                      FROM k
+                     WHERE i.user_id = $1 AND i.id = k.id
+                       AND (i.first_seen_at IS NULL OR i.last_seen_at IS NULL
+                            OR k.lo < i.first_seen_at OR k.hi > i.last_seen_at))
+         SELECT DISTINCT i.person_id FROM k JOIN identities i ON i.user_id = $1 AND i.id = k.id
+          WHERE i.person_id IS NOT NULL",
+    )
+    .bind(user_id)
+    .bind(seen.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.1).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.2).collect::<Vec<_>>())
     .fetch_all(conn)
     .await
 }
@@ -316,4 +370,33 @@ pub async fn mark_replied(
     .execute(conn)
     .await?
     .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    #[test]
+    fn an_identity_is_widened_only_by_times_outside_its_seen_span() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let r = Resolved {
+            person_id: Uuid::nil(),
+            identity_id: 1,
+            created: false,
+            first_seen_at: Some(t - Duration::days(1)),
+            last_seen_at: Some(t),
+        };
+        assert!(!r.widened_by(t - Duration::days(1), t), "the same span");
+        assert!(!r.widened_by(t - Duration::hours(1), t - Duration::hours(1)));
+        assert!(r.widened_by(t - Duration::days(2), t), "earlier");
+        assert!(r.widened_by(t, t + Duration::seconds(1)), "later");
+        let never = Resolved {
+            first_seen_at: None,
+            last_seen_at: None,
+            ..r
+        };
+        assert!(never.widened_by(t, t), "no seen times yet");
+    }
 }

@@ -261,6 +261,50 @@ mod graph {
     }
 
     #[tokio::test]
+    async fn a_batch_that_read_an_identity_a_merge_then_moved_runs_again() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        let a = ingest_as(&db.app, alice, vec![json!({"identity": {"channel": "instagram", "handle": "ada"}, "event_type": "liked", "platform_id": "1"})]).await[0];
+        let b = ingest_as(&db.app, alice, vec![json!({"identity": {"channel": "instagram", "handle": "bob"}, "event_type": "liked", "platform_id": "2"})]).await[0];
+        // The merge of B into A holds its locks while a batch about bob reads bob's
+        // identity (still B's, to it) and waits on B's row to check its foreign key.
+        let mut merging = tenant::begin(&db.app, alice).await.unwrap();
+        merge::merge(&mut merging, alice, Some(alice), a, b, false)
+            .await
+            .unwrap();
+        let pool = db.app.clone();
+        let batch = tokio::spawn(async move {
+            ingest_as(&pool, alice, vec![json!({"identity": {"channel": "instagram", "handle": "bob"}, "event_type": "liked", "platform_id": "3"})]).await
+        });
+        let waiting = async || -> i64 {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&db.admin)
+            .await
+            .unwrap()
+        };
+        let mut tries = 0;
+        while waiting().await == 0 {
+            tries += 1;
+            assert!(tries < 500, "the batch never waited on the merge");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        merging.commit().await.unwrap();
+        // B is gone: the foreign key fails, the batch runs again and finds bob on A.
+        let people = batch.await.unwrap();
+        assert_eq!(people, vec![a]);
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let on_a: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM person_events WHERE person_id = $1")
+                .bind(a)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(on_a, 3);
+    }
+
+    #[tokio::test]
     async fn concurrent_batches_naming_the_same_new_handles_make_one_person_each() {
         let db = TestDb::new().await;
         let alice = db.create_user("alice@example.com").await;
@@ -306,17 +350,30 @@ mod graph {
         for w in writers {
             w.await.unwrap();
         }
-        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        let oldest: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM identities WHERE first_seen_at < now() - interval '50 days'",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+        let oldest = async || -> i64 {
+            let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT count(*) FROM identities WHERE first_seen_at < now() - interval '50 days'",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+        };
         assert_eq!(
-            oldest, 50,
+            oldest().await,
+            0,
+            "batches do not write existing identities"
+        );
+        // The insight jobs widen the seen times, in any order.
+        for job in queued(&db, alice).await.iter().rev() {
+            run_job(&db, alice, job).await;
+        }
+        assert_eq!(
+            oldest().await,
+            50,
             "every identity widened to the oldest batch's time"
         );
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
         let (people, identities, events): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM identities), (SELECT count(*) FROM person_events)",
         )
@@ -370,65 +427,76 @@ mod graph {
         tx.commit().await.unwrap();
     }
 
-    /// The recompute jobs queued for `user`, as `(person_ids, after_xid)`.
-    async fn queued(db: &TestDb, user: Uuid) -> Vec<(Vec<Uuid>, i64)> {
+    /// The insight jobs queued for `user`, oldest first.
+    async fn queued(db: &TestDb, user: Uuid) -> Vec<insights::Recompute> {
         let rows: Vec<Value> = sqlx::query_scalar(
-            "SELECT data FROM jobs WHERE name = 'people.insights' AND user_id = $1 ORDER BY created_on",
+            "SELECT data FROM jobs WHERE name = 'people.insights' AND user_id = $1 ORDER BY created_on, id",
         )
         .bind(user)
         .fetch_all(&db.admin)
         .await
         .unwrap();
         rows.into_iter()
-            .map(|d| {
-                (
-                    serde_json::from_value(d["person_ids"].clone()).unwrap(),
-                    d["after_xid"].as_i64().unwrap(),
-                )
-            })
+            .map(|d| serde_json::from_value(d).unwrap())
             .collect()
+    }
+
+    /// Runs one insight job as the worker does; how many people it recomputed.
+    async fn run_job(db: &TestDb, user: Uuid, job: &insights::Recompute) -> usize {
+        let mut tx = tenant::begin(&db.app, user).await.unwrap();
+        let done = insights::run(&mut tx, user, job, &job.seen().unwrap())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        done.recomputed
     }
 
     #[tokio::test]
     async fn a_recompute_job_skips_people_already_recomputed_since_its_write() {
         let db = TestDb::new().await;
         let alice = db.create_user("alice@example.com").await;
-        let grace = json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "liked", "platform_id": "1"});
+        let grace = json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "liked", "platform_id": "1",
+                           "occurred_at": Utc::now() - Duration::hours(1)});
         let ada = json!({"identity": {"channel": "instagram", "handle": "ada"}, "event_type": "liked", "platform_id": "2"});
         ingest_as(&db.app, alice, vec![grace, ada]).await;
         let jobs = queued(&db, alice).await;
         assert_eq!(jobs.len(), 1);
-        assert_eq!(jobs[0].0.len(), 2, "one job names both people");
-        let (people, xid) = jobs[0].clone();
-
-        let run = async |people: &[Uuid], xid: i64| -> usize {
-            let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-            let n = insights::recompute_stale(&mut tx, alice, people, xid)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-            n
-        };
-        assert_eq!(run(&people, xid).await, 2);
+        assert_eq!(jobs[0].person_ids.len(), 2, "one job names both people");
+        assert!(jobs[0].identity_ids.is_empty(), "new identities start wide");
+        let first = jobs[0].clone();
+        assert_eq!(run_job(&db, alice, &first).await, 2);
         assert_eq!(
-            run(&people, xid).await,
+            run_job(&db, alice, &first).await,
             0,
             "already computed after that write"
         );
-        // A later write about Grace: its job names her alone, and she is due again.
+        // A later write about Grace, seen after her last-seen time: its job names
+        // her identity alone (to widen), and she is due again.
         ingest_as(
             &db.app,
             alice,
             vec![json!({"identity": {"channel": "instagram", "handle": "grace"}, "event_type": "commented", "platform_id": "3"})],
         )
         .await;
-        let (later, later_xid) = queued(&db, alice).await.pop().unwrap();
-        assert!(later_xid > xid);
-        assert_eq!(later.len(), 1);
-        assert_eq!(run(&later, later_xid).await, 1);
-        assert_eq!(run(&later, later_xid).await, 0);
+        let later = queued(&db, alice).await.pop().unwrap();
+        assert!(later.after_xid > first.after_xid);
+        assert!(later.person_ids.is_empty());
+        assert_eq!(later.identity_ids.len(), 1);
+        assert_eq!(run_job(&db, alice, &later).await, 1);
+        assert_eq!(run_job(&db, alice, &later).await, 0);
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let last_seen: chrono::DateTime<Utc> =
+            sqlx::query_scalar("SELECT last_seen_at FROM identities WHERE handle = 'grace'")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        drop(tx);
+        assert!(
+            last_seen > Utc::now() - Duration::minutes(1),
+            "widened by the job"
+        );
         // The first job run late (after the second): nobody is stale for it any more.
-        assert_eq!(run(&people, xid).await, 0);
+        assert_eq!(run_job(&db, alice, &first).await, 0);
     }
 
     #[tokio::test]
