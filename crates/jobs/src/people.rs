@@ -1,8 +1,9 @@
 //! The people graph's jobs: `people.insights` widens the seen times of the identities
-//! a write named and recomputes the insights of the people it touched
-//! (`everreach_core::people::insights`), in their tenant's transaction, skipping
-//! those already recomputed since that write.
+//! a write named, then recomputes the insights of the people it touched
+//! (`everreach_core::people::insights::run`), in their tenant's transactions,
+//! skipping those already recomputed since that write.
 
+use everreach_core::db::tenant::Actor;
 use everreach_core::people::insights::{self, Recompute};
 use serde_json::json;
 
@@ -24,12 +25,11 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
                 .job
                 .user_id
                 .ok_or_else(|| HandlerError::new("this job names no tenant (user_id)"))?;
-            let mut tx = ctx.tenant_tx().await?;
-            let done = insights::run(&mut tx, user_id, &job, &seen).await?;
-            tx.commit().await?;
+            let done = insights::run(&ctx.pool, user_id, Actor::Worker, &job, &seen).await?;
             Ok(Some(json!({
-                "people": done.people,
+                "people": job.person_ids.len(),
                 "identities_seen": seen.len(),
+                "widened": done.widened,
                 "recomputed": done.recomputed,
             })))
         }),

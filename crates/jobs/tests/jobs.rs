@@ -705,3 +705,84 @@ async fn sending_to_a_queue_nobody_created_is_refused() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn the_people_insights_job_widens_seen_times_and_recomputes() {
+    use everreach_core::db::tenant;
+    use everreach_core::people::{ingest, model::EventInput};
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let ingest = async |occurred_at: chrono::DateTime<chrono::Utc>, platform_id: &str| {
+        let input: EventInput = serde_json::from_value(json!({
+            "identity": {"channel": "instagram", "handle": "grace"},
+            "event_type": "liked", "platform_id": platform_id, "occurred_at": occurred_at}))
+        .unwrap();
+        ingest::ingest_tx(&db.app, alice, &[input]).await.unwrap();
+    };
+    let now = chrono::Utc::now();
+    ingest(now - chrono::Duration::days(2), "1").await;
+    // seen again a day earlier: the batch leaves the identity alone, the job widens it
+    ingest(now - chrono::Duration::days(3), "2").await;
+    let first_seen = async || -> chrono::DateTime<chrono::Utc> {
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        sqlx::query_scalar("SELECT first_seen_at FROM identities WHERE handle = 'grace'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert!(first_seen().await > now - chrono::Duration::days(3));
+    // and a job whose data is not a recompute fails with the reason
+    let mut tx = db.app.begin().await.unwrap();
+    let broken = jobs::send(
+        &mut tx,
+        "people.insights",
+        &json!({"person_ids": "nope"}),
+        &SendOptions {
+            retry_limit: 0,
+            ..SendOptions::for_user(alice)
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut registry = Registry::new();
+    everreach_jobs::people::register(&mut registry).unwrap();
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE name = 'people.insights' AND id <> $1 ORDER BY created_on, id",
+    )
+    .bind(broken)
+    .fetch_all(&db.admin)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        wait_state(&db.app, *id, "completed").await;
+    }
+    wait_state(&db.app, broken, "failed").await;
+    runner.shutdown().await;
+    let (_, _, output) = state(&db.app, ids[1]).await;
+    assert_eq!(output.unwrap()["widened"], 1);
+    assert_eq!(
+        first_seen().await.timestamp_micros(),
+        (now - chrono::Duration::days(3)).timestamp_micros()
+    );
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    let computed: i64 = sqlx::query_scalar("SELECT count(*) FROM person_insights")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(computed, 1);
+    let (_, _, output) = state(&db.app, broken).await;
+    assert!(
+        output
+            .unwrap()
+            .to_string()
+            .contains("not a people.insights job"),
+        "the failure says why"
+    );
+}

@@ -27,13 +27,17 @@ pub enum IngestError {
     Db(#[from] sqlx::Error),
 }
 
+/// The foreign key from `person_events` to `people`.
+const PERSON_FK: &str = "person_events_user_id_person_id_fkey";
+
 /// Whether `e` is a deadlock or serialization failure, or an event whose person a
-/// concurrent merge or erase removed after its identity was read: the transaction was
-/// rolled back whole, and running it again (reading the identities afresh) is safe.
+/// concurrent merge or erase removed after its identity was read (the person
+/// foreign key failed): the transaction was rolled back whole, and running it again
+/// (reading the identities afresh) is safe.
 pub fn is_retryable(e: &IngestError) -> bool {
     matches!(e, IngestError::Db(sqlx::Error::Database(d))
         if matches!(d.code().as_deref(), Some("40P01") | Some("40001"))
-            || (d.code().as_deref() == Some("23503") && d.table() == Some("person_events")))
+            || d.constraint() == Some(PERSON_FK))
 }
 
 /// Checks and stores one batch in its own tenant transaction, running it again (up to
@@ -52,7 +56,10 @@ pub async fn ingest_tx(
         let events = check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)?;
         match in_own_tx(pool, user_id, events).await {
             Err(e) if attempt < 3 && is_retryable(&e) => {
-                tracing::info!(attempt, "an ingest batch lost a deadlock; running it again");
+                tracing::info!(
+                    attempt,
+                    "an ingest batch lost a race with a concurrent write; running it again"
+                );
             }
             other => return other,
         }
@@ -71,7 +78,10 @@ pub async fn store_tx(
         attempt += 1;
         match in_own_tx(pool, user_id, events.to_vec()).await {
             Err(e) if attempt < 3 && is_retryable(&e) => {
-                tracing::info!(attempt, "an ingest batch lost a deadlock; running it again");
+                tracing::info!(
+                    attempt,
+                    "an ingest batch lost a race with a concurrent write; running it again"
+                );
             }
             other => return other,
         }
@@ -257,17 +267,22 @@ pub async fn store_checked(
 }
 
 /// What the insight job hears of a batch, from the events it stored (`results` of
-/// `events`, with the existing identity each named): the existing identities they saw beyond
-/// their first/last seen times, to widen (sorted by id; the job recomputes their
-/// people), and the other people touched, to recompute.
+/// `events`, with the existing identity each named): the people touched, to
+/// recompute, and the existing identities those events saw beyond their first/last
+/// seen times, to widen (sorted by id).
 fn for_the_job(
     results: &[ItemResult],
     events: &[NewEvent],
     identity_of: &[Option<Resolved>],
 ) -> (HashSet<Uuid>, Vec<Seen>) {
     let mut spans: HashMap<i64, (Resolved, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    let mut touched = HashSet::new();
     for ((item, e), r) in results.iter().zip(events).zip(identity_of) {
-        if let (ItemStatus::Created, Some(r)) = (&item.status, r) {
+        if item.status != ItemStatus::Created {
+            continue;
+        }
+        touched.insert(item.person_id);
+        if let Some(r) = r {
             let at = e.occurred_at;
             let span = spans.entry(r.identity_id).or_insert((*r, at, at));
             span.1 = span.1.min(at);
@@ -280,16 +295,6 @@ fn for_the_job(
         .map(|(id, (_, lo, hi))| (id, lo, hi))
         .collect();
     widen.sort_unstable_by_key(|w| w.0);
-    let widened: HashSet<i64> = widen.iter().map(|w| w.0).collect();
-    let touched = results
-        .iter()
-        .zip(identity_of)
-        .filter(|(item, r)| {
-            item.status == ItemStatus::Created
-                && !r.is_some_and(|r| widened.contains(&r.identity_id))
-        })
-        .map(|(item, _)| item.person_id)
-        .collect();
     (touched, widen)
 }
 
@@ -362,8 +367,8 @@ mod tests {
         touched.sort();
         assert_eq!(
             touched,
-            vec![Uuid::from_u128(2), Uuid::from_u128(9)],
-            "grace comes through her identity; ada and the new person by id"
+            vec![Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(9)],
+            "everyone with a stored event"
         );
     }
 }

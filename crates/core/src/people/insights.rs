@@ -2,8 +2,8 @@
 //! times: brought up to date by a job on queue [`QUEUE`] whenever ingestion or a merge
 //! changes what we know of someone. One job per writing transaction ([`Recompute`])
 //! lists the people it touched (deduplicated), the identities whose seen times it
-//! widens, and that transaction's id; the job widens those identities and recomputes
-//! their people and the listed ones, skipping anyone whose insights were computed by a
+//! widens, and that transaction's id; the job widens those identities, then
+//! recomputes the people, skipping anyone whose insights were computed by a
 //! transaction that already saw those writes (`computed_snapshot`), so a burst of
 //! batches about the same people costs one recompute each, race-free, and enqueueing
 //! costs one row per 10,000 entries however many people a batch touches. Widening
@@ -28,8 +28,8 @@ pub const QUEUE: &str = "people.insights";
 /// Event types that are our own doing, not the person's activity.
 pub const OUTBOUND_TYPES: [&str; 2] = ["email_sent", "dm_sent"];
 
-/// Most entries (people plus identities) one job lists: its payload stays under half
-/// the 1 MiB limit.
+/// Most entries (people plus identities) one job lists: its payload stays under
+/// 600 KB, far from the 1 MiB limit.
 pub const MAX_ENTRIES_PER_JOB: usize = 10_000;
 
 /// An identity seen from `.1` to `.2` by a write: `(identity id, earliest, latest)`.
@@ -41,8 +41,7 @@ pub struct Recompute {
     /// People whose insights the write may have changed.
     pub person_ids: Vec<Uuid>,
     /// Identities whose seen times the write widens: `identity_ids[i]` was seen from
-    /// `seen_from_us[i]` to `seen_to_us[i]` (microseconds since 1970). Their people
-    /// are recomputed too.
+    /// `seen_from_us[i]` to `seen_to_us[i]` (microseconds since 1970).
     #[serde(default)]
     pub identity_ids: Vec<i64>,
     #[serde(default)]
@@ -81,8 +80,7 @@ impl Recompute {
 }
 
 /// Enqueues, in the caller's transaction and marked with its id, the recompute of
-/// `people` and the widening of `seen` (whose people are recomputed too); returns how
-/// many jobs were made. The queue exists (migration) and the payload is bounded, so
+/// `people` and the widening of `seen`; returns how many jobs were made. The queue exists (migration) and the payload is bounded, so
 /// only a database error can come back.
 pub async fn enqueue(
     conn: &mut PgConnection,
@@ -135,27 +133,31 @@ pub async fn enqueue(
 /// What one job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done {
-    /// People the job was about (listed, or behind a listed identity).
-    pub people: usize,
-    /// Of those, how many were recomputed (the rest were up to date or gone).
+    /// Identities whose seen times were widened (the others were as wide, or gone).
+    pub widened: u64,
+    /// People recomputed (the rest were up to date or gone).
     pub recomputed: usize,
 }
 
-/// Runs one job: widens the identities' seen times, then recomputes the stale among
-/// their people and the listed ones.
+/// Runs one job for tenant `user_id`: widens the identities' seen times and commits,
+/// then recomputes the stale among the listed people in a second transaction, so
+/// the job never holds identity row locks while it waits on a person. Running it
+/// again is harmless (both steps are idempotent).
 pub async fn run(
-    conn: &mut PgConnection,
+    pool: &sqlx::PgPool,
     user_id: Uuid,
+    actor: crate::db::tenant::Actor,
     job: &Recompute,
     seen: &[Seen],
 ) -> Result<Done, sqlx::Error> {
-    let mut people = store::widen_seen(conn, user_id, seen).await?;
-    people.extend_from_slice(&job.person_ids);
-    people.sort_unstable();
-    people.dedup();
-    let recomputed = recompute_stale(conn, user_id, &people, job.after_xid).await?;
+    let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
+    let widened = store::widen_seen(&mut tx, user_id, seen).await?;
+    tx.commit().await?;
+    let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
+    let recomputed = recompute_stale(&mut tx, user_id, &job.person_ids, job.after_xid).await?;
+    tx.commit().await?;
     Ok(Done {
-        people: people.len(),
+        widened,
         recomputed,
     })
 }

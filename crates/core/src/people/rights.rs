@@ -184,7 +184,15 @@ pub async fn erase(
     user_id: Uuid,
     person_id: Uuid,
 ) -> Result<Option<Map<String, Value>>, sqlx::Error> {
-    if !exists(conn, user_id, person_id).await? {
+    // Locked first: a batch about them either commits before (and its events are
+    // erased with the rest) or waits, finds them gone and resolves afresh.
+    let locked: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM people WHERE user_id = $1 AND id = $2 FOR UPDATE")
+            .bind(user_id)
+            .bind(person_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if locked.is_none() {
         return Ok(None);
     }
     let absorbed = absorbed(conn, user_id, person_id).await?;
