@@ -10,6 +10,9 @@
 //!   `baseline.copy_events_per_second`; `ratio` = ours ÷ COPY. The two alternate in
 //!   rounds of 100,000 events (COPY first), so both meet the table at the same sizes;
 //!   each phase starts after VACUUM and CHECKPOINT;
+//! - deferred work: the `people.insights` jobs the batches queued, run afterwards as
+//!   the worker runs them (`insights::run`: widen seen times, recompute people) —
+//!   `insight_jobs.seconds` (no baseline: a figure for what ingestion leaves behind);
 //! - timeline: 2,000 first pages (50 events) of a person with N/100 events through
 //!   `timeline::page` in a tenant transaction (the API's code), against the bare
 //!   `SELECT … LIMIT 50` on the owner's connection — `timeline.p99_ms`, its
@@ -23,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{Duration, Utc};
 use everreach_core::db::{Database, DbTarget, tenant};
-use everreach_core::people::ingest;
+use everreach_core::people::{ingest, insights};
 use everreach_core::people::model::EventInput;
 use everreach_core::people::timeline::{self, TimelineFilter};
 use serde_json::{Value, json};
@@ -244,6 +247,8 @@ async fn measure(
         ours_rate / copy_rate
     );
 
+    let jobs = drain_insight_jobs(db, ours_user).await?;
+
     // Timeline of the busy person, through the API's code and bare.
     settle(&db.admin).await?;
     let mut tx = tenant::begin(&db.app, ours_user).await?;
@@ -305,6 +310,7 @@ async fn measure(
             "seconds": copy_secs,
         },
         "ratio": ours_rate / copy_rate,
+        "insight_jobs": jobs,
         "timeline": {
             "person_events": busy_events,
             "page": 50,
@@ -315,6 +321,39 @@ async fn measure(
             "baseline_p99_ms": bare_lat.p99_ms,
             "ratio": bare_lat.p99_ms / ours_lat.p99_ms.max(1e-9),
         },
+    }))
+}
+
+/// Runs the insight jobs `user`'s batches queued, oldest first, as the worker would;
+/// their count, time and what they did.
+async fn drain_insight_jobs(db: &Database, user: Uuid) -> anyhow::Result<Value> {
+    let queued: Vec<Value> = sqlx::query_scalar(
+        "SELECT data FROM jobs WHERE name = $1 AND user_id = $2 ORDER BY created_on, id",
+    )
+    .bind(insights::QUEUE)
+    .bind(user)
+    .fetch_all(&db.admin)
+    .await?;
+    settle(&db.admin).await?;
+    let started = Instant::now();
+    let (mut widened, mut recomputed) = (0, 0);
+    for data in &queued {
+        let job: insights::Recompute = serde_json::from_value(data.clone())?;
+        let seen = job.seen().map_err(anyhow::Error::msg)?;
+        let done = insights::run(&db.app, user, tenant::Actor::Worker, &job, &seen).await?;
+        widened += done.widened;
+        recomputed += done.recomputed;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "bench ingest: {} insight jobs in {seconds:.2} s ({widened} identities widened, {recomputed} people recomputed)",
+        queued.len()
+    );
+    Ok(json!({
+        "jobs": queued.len(),
+        "seconds": seconds,
+        "identities_widened": widened,
+        "people_recomputed": recomputed,
     }))
 }
 
