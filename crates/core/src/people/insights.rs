@@ -13,7 +13,7 @@
 //! messages' reply times) and `warmth_score`. `interests` and `tone_preferences` need
 //! a language model and are left as they are.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
@@ -183,13 +183,7 @@ pub async fn recompute_stale(
     .bind(after_xid)
     .fetch_all(&mut *conn)
     .await?;
-    let mut recomputed = 0;
-    for person in stale {
-        if recompute(conn, user_id, person).await? {
-            recomputed += 1;
-        }
-    }
-    Ok(recomputed)
+    recompute_many(conn, user_id, &stale).await
 }
 
 /// How recently someone was active, as 000's activity states.
@@ -241,76 +235,131 @@ pub async fn recompute(
     user_id: Uuid,
     person_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM people WHERE user_id = $1 AND id = $2)")
+    Ok(recompute_many(conn, user_id, &[person_id]).await? == 1)
+}
+
+/// What one pass over a person's events (their own activity, not our messages)
+/// yields.
+#[derive(sqlx::FromRow)]
+struct Stream {
+    person_id: Uuid,
+    last_active: Option<DateTime<Utc>>,
+    events_90d: i64,
+    mean_sentiment: Option<f64>,
+    /// Events of the last year per ISO weekday, Monday first.
+    weekday: Vec<i64>,
+    /// Events of the last year per month, January first.
+    month: Vec<i64>,
+}
+
+/// The per-person pass: totals and the last year's weekday and month counts (UTC),
+/// the counts as arrays of `count(*) FILTER (…)` so it stays one row a person.
+static STREAM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let year = "e.occurred_at > now() - interval '1 year'";
+    let weekday: Vec<String> = (1..=7)
+        .map(|d| format!("count(e.id) FILTER (WHERE {year} AND extract(isodow FROM e.occurred_at AT TIME ZONE 'UTC') = {d})"))
+        .collect();
+    let month: Vec<String> = (1..=12)
+        .map(|m| format!("count(e.id) FILTER (WHERE {year} AND extract(month FROM e.occurred_at AT TIME ZONE 'UTC') = {m})"))
+        .collect();
+    format!(
+        "SELECT p.id AS person_id, max(e.occurred_at) AS last_active,
+                count(e.id) FILTER (WHERE e.occurred_at > now() - interval '90 days') AS events_90d,
+                avg(e.sentiment)::float8 AS mean_sentiment,
+                ARRAY[{}]::int8[] AS weekday, ARRAY[{}]::int8[] AS month
+           FROM unnest($2::uuid[]) AS p(id)
+           LEFT JOIN person_events e ON e.user_id = $1 AND e.person_id = p.id AND e.event_type <> ALL($3)
+          GROUP BY p.id",
+        weekday.join(", "),
+        month.join(", ")
+    )
+});
+
+/// Recomputes and stores the insights of `people` (those gone since are skipped) in
+/// a few set-wide statements whatever their number; returns how many were stored.
+pub async fn recompute_many(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    people: &[Uuid],
+) -> Result<usize, sqlx::Error> {
+    if people.is_empty() {
+        return Ok(0);
+    }
+    let present: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM people WHERE user_id = $1 AND id = ANY($2) ORDER BY id")
             .bind(user_id)
-            .bind(person_id)
-            .fetch_one(&mut *conn)
+            .bind(people)
+            .fetch_all(&mut *conn)
             .await?;
-    if !exists {
-        return Ok(false);
+    if present.is_empty() {
+        return Ok(0);
     }
     // One recompute of a person at a time (until commit): otherwise one that read
-    // before a write could commit after a newer one and leave stale insights.
+    // before a write could commit after a newer one and leave stale insights. Taken
+    // in id order (the array's), so two jobs sharing people wait, never deadlock.
     sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('person_insights:' || $1::text, 0))",
+        "SELECT count(pg_advisory_xact_lock(hashtextextended('person_insights:' || p::text, 0)))
+           FROM unnest($1::uuid[]) AS p",
     )
-    .bind(person_id)
+    .bind(&present)
     .execute(&mut *conn)
     .await?;
-    // Taken before any event is read (and after the lock): whatever it shows, the
+    // Taken before any event is read (and after the locks): whatever it shows, the
     // reads below see too.
     let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
         .fetch_one(&mut *conn)
         .await?;
     let now = Utc::now();
-    let (last_active, events_90d, mean_sentiment): (Option<DateTime<Utc>>, i64, Option<f64>) =
-        sqlx::query_as(
-            "SELECT max(occurred_at), count(*) FILTER (WHERE occurred_at > now() - interval '90 days'),
-                    avg(sentiment)::float8
-               FROM person_events
-              WHERE user_id = $1 AND person_id = $2 AND event_type <> ALL($3)",
-        )
+    let streams: Vec<Stream> = sqlx::query_as(sqlx::AssertSqlSafe(STREAM_SQL.as_str()))
         .bind(user_id)
-        .bind(person_id)
+        .bind(&present)
         .bind(&OUTBOUND_TYPES[..])
-        .fetch_one(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-    let per_channel: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT channel, count(*) FROM person_events
-          WHERE user_id = $1 AND person_id = $2 AND event_type <> ALL($3)
-            AND occurred_at > now() - interval '180 days'
-          GROUP BY channel ORDER BY channel",
+    let per_channel: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT e.person_id, e.channel, count(*) FROM person_events e
+          WHERE e.user_id = $1 AND e.person_id = ANY($2) AND e.event_type <> ALL($3)
+            AND e.occurred_at > now() - interval '180 days'
+          GROUP BY e.person_id, e.channel ORDER BY e.person_id, e.channel",
     )
     .bind(user_id)
-    .bind(person_id)
+    .bind(&present)
     .bind(&OUTBOUND_TYPES[..])
     .fetch_all(&mut *conn)
     .await?;
-    let times: Vec<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT occurred_at FROM person_events
-          WHERE user_id = $1 AND person_id = $2 AND event_type <> ALL($3)
-            AND occurred_at > now() - interval '1 year'",
-    )
-    .bind(user_id)
-    .bind(person_id)
-    .bind(&OUTBOUND_TYPES[..])
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut weekday = [0_i64; 7];
-    let mut month = [0_i64; 12];
-    for t in &times {
-        weekday[t.weekday().num_days_from_monday() as usize] += 1;
-        month[t.month0() as usize] += 1;
+    let mut channels: std::collections::HashMap<Uuid, Vec<(String, i64)>> =
+        std::collections::HashMap::new();
+    for (person, channel, n) in per_channel {
+        channels.entry(person).or_default().push((channel, n));
     }
-    let seasonality = json!({ "weekday_mon_first": weekday, "month_jan_first": month });
+
+    let mut rows = InsightColumns::default();
+    for st in &streams {
+        rows.person_id.push(st.person_id);
+        rows.channel_preferences.push(Value::Object(shares(
+            channels.get(&st.person_id).map_or(&[][..], Vec::as_slice),
+        )));
+        rows.activity_state
+            .push(activity_state(st.last_active, now));
+        rows.last_active_at.push(st.last_active);
+        rows.seasonality
+            .push(json!({ "weekday_mon_first": st.weekday, "month_jan_first": st.month }));
+        rows.warmth_score.push(warmth_score(
+            st.last_active,
+            st.events_90d,
+            st.mean_sentiment,
+            now,
+        ));
+    }
     sqlx::query(
         "INSERT INTO person_insights (user_id, person_id, channel_preferences, avg_reply_time, activity_state,
                                       last_active_at, seasonality, warmth_score, computed_snapshot)
-         SELECT $1, $2, $3,
-                (SELECT avg(replied_at - sent_at) FROM outbound_messages
-                  WHERE user_id = $1 AND person_id = $2 AND replied_at IS NOT NULL),
-                $4, $5, $6, $7, $8
+         SELECT $1, u.p, u.cp,
+                (SELECT avg(m.replied_at - m.sent_at) FROM outbound_messages m
+                  WHERE m.user_id = $1 AND m.person_id = u.p AND m.replied_at IS NOT NULL),
+                u.st, u.la, u.se, u.w::numeric, $8
+           FROM unnest($2::uuid[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::float8[])
+                AS u(p, cp, st, la, se, w)
          ON CONFLICT (user_id, person_id) DO UPDATE SET
              channel_preferences = EXCLUDED.channel_preferences, avg_reply_time = EXCLUDED.avg_reply_time,
              activity_state = EXCLUDED.activity_state, last_active_at = EXCLUDED.last_active_at,
@@ -318,16 +367,27 @@ pub async fn recompute(
              computed_snapshot = EXCLUDED.computed_snapshot",
     )
     .bind(user_id)
-    .bind(person_id)
-    .bind(Value::Object(shares(&per_channel)))
-    .bind(activity_state(last_active, now))
-    .bind(last_active)
-    .bind(seasonality)
-    .bind(warmth_score(last_active, events_90d, mean_sentiment, now))
+    .bind(&rows.person_id)
+    .bind(&rows.channel_preferences)
+    .bind(&rows.activity_state)
+    .bind(&rows.last_active_at)
+    .bind(&rows.seasonality)
+    .bind(&rows.warmth_score)
     .bind(snapshot)
     .execute(&mut *conn)
     .await?;
-    Ok(true)
+    Ok(streams.len())
+}
+
+/// The columns of the insight rows one recompute stores.
+#[derive(Default)]
+struct InsightColumns {
+    person_id: Vec<Uuid>,
+    channel_preferences: Vec<Value>,
+    activity_state: Vec<&'static str>,
+    last_active_at: Vec<Option<DateTime<Utc>>>,
+    seasonality: Vec<Value>,
+    warmth_score: Vec<f64>,
 }
 
 #[cfg(test)]

@@ -419,11 +419,48 @@ mod graph {
             "our own email_sent is not their activity"
         );
         assert!(warmth > 50.0 && warmth < 100.0, "{warmth}");
+        let seasonality: Value =
+            sqlx::query_scalar("SELECT seasonality FROM person_insights WHERE person_id = $1")
+                .bind(person)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        let mut weekday = [0; 7];
+        let mut month = [0; 12];
+        for days in 2..=4 {
+            let t = now - Duration::days(days);
+            weekday[chrono::Datelike::weekday(&t).num_days_from_monday() as usize] += 1;
+            month[chrono::Datelike::month0(&t) as usize] += 1;
+        }
+        assert_eq!(
+            seasonality,
+            json!({"weekday_mon_first": weekday, "month_jan_first": month}),
+            "their three events, by UTC weekday and month"
+        );
         assert!(
             !insights::recompute(&mut tx, alice, Uuid::new_v4())
                 .await
                 .unwrap()
         );
+        // Many at once: those that exist are stored, a person without events too.
+        let quiet: Uuid =
+            sqlx::query_scalar("INSERT INTO people (user_id) VALUES ($1) RETURNING id")
+                .bind(alice)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        let n = insights::recompute_many(&mut tx, alice, &[quiet, Uuid::new_v4(), person])
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let (state, warmth): (String, f64) = sqlx::query_as(
+            "SELECT activity_state, warmth_score::float8 FROM person_insights WHERE person_id = $1",
+        )
+        .bind(quiet)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!((state.as_str(), warmth), ("dormant", 10.0));
         tx.commit().await.unwrap();
     }
 
