@@ -10,9 +10,10 @@
 //!   `baseline.copy_events_per_second`; `ratio` = ours ÷ COPY. The two alternate in
 //!   rounds of 100,000 events (COPY first), so both meet the table at the same sizes;
 //!   each phase starts after VACUUM and CHECKPOINT;
-//! - deferred work: the `people.insights` jobs the batches queued, run afterwards as
-//!   the worker runs them (`insights::run`: widen seen times, recompute people) —
-//!   `insight_jobs.seconds` (no baseline: a figure for what ingestion leaves behind);
+//! - deferred work: the `people.insights` jobs the batches queued, run one by one
+//!   after the import (`insights::run`: widen seen times, recompute people) —
+//!   `insight_jobs.seconds` and `slowest_job_seconds` (no baseline: a figure for
+//!   what ingestion leaves behind);
 //! - timeline: 2,000 first pages (50 events) of a person with N/100 events through
 //!   `timeline::page` in a tenant transaction (the API's code), against the bare
 //!   `SELECT … LIMIT 50` on the owner's connection — `timeline.p99_ms`, its
@@ -324,8 +325,12 @@ async fn measure(
     }))
 }
 
-/// Runs the insight jobs `user`'s batches queued, oldest first, as the worker would;
-/// their count, time and what they did.
+/// Runs the insight jobs `user`'s batches queued, oldest first, one at a time after
+/// the whole import (a worker that fell behind): their count, time and what they
+/// did. Run this late, they coalesce — the first recomputes everyone, the rest find
+/// them up to date — so the total is the best case; the slowest job (a full
+/// recompute of a batch's people) is what each batch would cost a worker keeping
+/// up.
 async fn drain_insight_jobs(db: &Database, user: Uuid) -> anyhow::Result<Value> {
     let queued: Vec<Value> = sqlx::query_scalar(
         "SELECT data FROM jobs WHERE name = $1 AND user_id = $2 ORDER BY created_on, id",
@@ -336,22 +341,25 @@ async fn drain_insight_jobs(db: &Database, user: Uuid) -> anyhow::Result<Value> 
     .await?;
     settle(&db.admin).await?;
     let started = Instant::now();
-    let (mut widened, mut recomputed) = (0, 0);
+    let (mut widened, mut recomputed, mut slowest) = (0, 0, 0.0_f64);
     for data in &queued {
         let job: insights::Recompute = serde_json::from_value(data.clone())?;
         let seen = job.seen().map_err(anyhow::Error::msg)?;
+        let one = Instant::now();
         let done = insights::run(&db.app, user, tenant::Actor::Worker, &job, &seen).await?;
+        slowest = slowest.max(one.elapsed().as_secs_f64());
         widened += done.widened;
         recomputed += done.recomputed;
     }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "bench ingest: {} insight jobs in {seconds:.2} s ({widened} identities widened, {recomputed} people recomputed)",
+        "bench ingest: {} insight jobs in {seconds:.2} s ({widened} identities widened, {recomputed} people recomputed; slowest job {slowest:.2} s)",
         queued.len()
     );
     Ok(json!({
         "jobs": queued.len(),
         "seconds": seconds,
+        "slowest_job_seconds": slowest,
         "identities_widened": widened,
         "people_recomputed": recomputed,
     }))

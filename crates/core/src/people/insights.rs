@@ -253,14 +253,14 @@ struct Stream {
 }
 
 /// The per-person pass: totals and the last year's weekday and month counts (UTC),
-/// the counts as arrays of `count(*) FILTER (…)` so it stays one row a person.
+/// the counts as arrays of `count(*) FILTER (…)` so it stays one row a person (each
+/// event's weekday and month computed once, below the aggregates).
 static STREAM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let year = "e.occurred_at > now() - interval '1 year'";
     let weekday: Vec<String> = (1..=7)
-        .map(|d| format!("count(e.id) FILTER (WHERE {year} AND extract(isodow FROM e.occurred_at AT TIME ZONE 'UTC') = {d})"))
+        .map(|d| format!("count(e.id) FILTER (WHERE e.this_year AND e.dow = {d})"))
         .collect();
     let month: Vec<String> = (1..=12)
-        .map(|m| format!("count(e.id) FILTER (WHERE {year} AND extract(month FROM e.occurred_at AT TIME ZONE 'UTC') = {m})"))
+        .map(|m| format!("count(e.id) FILTER (WHERE e.this_year AND e.mon = {m})"))
         .collect();
     format!(
         "SELECT p.id AS person_id, max(e.occurred_at) AS last_active,
@@ -268,7 +268,13 @@ static STREAM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 avg(e.sentiment)::float8 AS mean_sentiment,
                 ARRAY[{}]::int8[] AS weekday, ARRAY[{}]::int8[] AS month
            FROM unnest($2::uuid[]) AS p(id)
-           LEFT JOIN person_events e ON e.user_id = $1 AND e.person_id = p.id AND e.event_type <> ALL($3)
+           LEFT JOIN (SELECT x.id, x.person_id, x.occurred_at, x.sentiment,
+                             x.occurred_at > now() - interval '1 year' AS this_year,
+                             date_part('isodow', x.occurred_at AT TIME ZONE 'UTC')::int AS dow,
+                             date_part('month', x.occurred_at AT TIME ZONE 'UTC')::int AS mon
+                        FROM person_events x
+                       WHERE x.user_id = $1 AND x.person_id = ANY($2) AND x.event_type <> ALL($3)) e
+             ON e.person_id = p.id
           GROUP BY p.id",
         weekday.join(", "),
         month.join(", ")
@@ -285,25 +291,22 @@ pub async fn recompute_many(
     if people.is_empty() {
         return Ok(0);
     }
-    let present: Vec<Uuid> =
-        sqlx::query_scalar("SELECT id FROM people WHERE user_id = $1 AND id = ANY($2) ORDER BY id")
-            .bind(user_id)
-            .bind(people)
-            .fetch_all(&mut *conn)
-            .await?;
+    // Those still there, locked (until commit) in id order: one recompute of a person
+    // at a time, or one that read before a write could commit after a newer one and
+    // leave stale insights. A row lock, not an advisory lock: ten thousand of those
+    // would fill the server's lock table. It does not block ingestion's foreign-key
+    // checks (KEY SHARE); a merge or erase of one of them waits for us, or we for it
+    // (and then skip the person it removed).
+    let present: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM people WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
+    )
+    .bind(user_id)
+    .bind(people)
+    .fetch_all(&mut *conn)
+    .await?;
     if present.is_empty() {
         return Ok(0);
     }
-    // One recompute of a person at a time (until commit): otherwise one that read
-    // before a write could commit after a newer one and leave stale insights. Taken
-    // in id order (the array's), so two jobs sharing people wait, never deadlock.
-    sqlx::query(
-        "SELECT count(pg_advisory_xact_lock(hashtextextended('person_insights:' || p::text, 0)))
-           FROM unnest($1::uuid[]) AS p",
-    )
-    .bind(&present)
-    .execute(&mut *conn)
-    .await?;
     // Taken before any event is read (and after the locks): whatever it shows, the
     // reads below see too.
     let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")

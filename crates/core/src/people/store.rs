@@ -177,12 +177,14 @@ async fn find_identities(
     .await
 }
 
-/// Widens identities' first/last seen times to `(identity id, earliest, latest)`
-/// (`seen` sorted by id); rows already as wide are not rewritten and identities gone
-/// since are skipped. Returns how many were widened. One statement, without locking
-/// the rows in a separate pass first (that cost a fifth of the insight jobs' time in
-/// `bench ingest`): a deadlock with a concurrent merge moving the same identities,
-/// rare, fails the job, which is retried.
+/// Widens identities' first/last seen times to `(identity id, earliest, latest)`;
+/// rows already as wide are not rewritten and identities gone since are skipped.
+/// Returns how many were widened. The widenings of one tenant take turns (a
+/// transaction-scoped advisory lock per tenant): consecutive batches name mostly the
+/// same identities, and two such updates running at once could lock them in
+/// different orders (the plan, not the list, sets the order) and deadlock. A
+/// deadlock with a concurrent merge moving some of the same identities stays
+/// possible, rarely; it fails the job, which is retried.
 pub async fn widen_seen(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -191,6 +193,12 @@ pub async fn widen_seen(
     if seen.is_empty() {
         return Ok(0);
     }
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('identities_seen:' || $1::text, 0))",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(sqlx::query(
         "UPDATE identities i
             SET first_seen_at = least(i.first_seen_at, k.lo), last_seen_at = greatest(i.last_seen_at, k.hi)
