@@ -536,6 +536,29 @@ mod graph {
     }
 
     #[tokio::test]
+    async fn a_job_recomputes_more_people_than_one_transaction_holds() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        let n = insights::RECOMPUTE_CHUNK + 1;
+        let events: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"identity": {"channel": "email", "handle": format!("p{i}@example.com")},
+                            "event_type": "opened_email", "platform_id": format!("{i}")})
+            })
+            .collect();
+        ingest_as(&db.app, alice, events).await;
+        let jobs = queued(&db, alice).await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(run_job(&db, alice, &jobs[0]).await, n);
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM person_insights")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(stored, n as i64);
+    }
+
+    #[tokio::test]
     async fn every_table_naming_a_person_is_in_the_export_and_erase_list() {
         let db = TestDb::new().await;
         let with_person: Vec<String> = sqlx::query_scalar(
