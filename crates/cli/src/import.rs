@@ -172,6 +172,11 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     eprintln!(
         "everreach: imported {total} events from {name} in {seconds:.1} s: {created} stored, {duplicates} duplicates skipped, {people} new people"
     );
+    if created > 0 {
+        eprintln!(
+            "everreach: the people's insights and identities' seen times are brought up to date by the people.insights jobs; a running `everreach serve` or `everreach worker` does them (`everreach jobs list --queue people.insights` shows them)"
+        );
+    }
     Ok(())
 }
 
