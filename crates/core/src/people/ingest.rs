@@ -42,28 +42,17 @@ pub fn is_retryable(e: &IngestError) -> bool {
 
 /// Checks and stores one batch in its own tenant transaction, running it again (up to
 /// three times) if it lost a race with a concurrent write about the same people
-/// ([`is_retryable`]).
-/// What the batch API runs.
+/// ([`is_retryable`]). What the batch API runs.
 pub async fn ingest_tx(
     pool: &sqlx::PgPool,
     user_id: Uuid,
     inputs: &[EventInput],
 ) -> Result<BatchOutcome, IngestError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // checked again on a retry rather than kept: the first try moves the events
-        let events = check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)?;
-        match in_own_tx(pool, user_id, events).await {
-            Err(e) if attempt < 3 && is_retryable(&e) => {
-                tracing::info!(
-                    attempt,
-                    "an ingest batch lost a race with a concurrent write; running it again"
-                );
-            }
-            other => return other,
-        }
-    }
+    // checked again on a retry rather than kept: a try moves the events
+    with_retries(pool, user_id, || {
+        check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)
+    })
+    .await
 }
 
 /// [`store_checked`] in its own tenant transaction, retried like [`ingest_tx`] (each
@@ -73,10 +62,26 @@ pub async fn store_tx(
     user_id: Uuid,
     events: &[NewEvent],
 ) -> Result<BatchOutcome, IngestError> {
+    with_retries(pool, user_id, || Ok(events.to_vec())).await
+}
+
+/// Stores the events `make` gives in a tenant transaction of their own, up to three
+/// tries while the failure [`is_retryable`].
+async fn with_retries(
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    mut make: impl FnMut() -> Result<Vec<NewEvent>, IngestError>,
+) -> Result<BatchOutcome, IngestError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match in_own_tx(pool, user_id, events.to_vec()).await {
+        let events = make()?;
+        let mut tx = crate::db::tenant::begin(pool, user_id).await?;
+        let stored = match store_checked(&mut tx, user_id, events).await {
+            Ok(outcome) => tx.commit().await.map(|()| outcome).map_err(IngestError::Db),
+            Err(e) => Err(e),
+        };
+        match stored {
             Err(e) if attempt < 3 && is_retryable(&e) => {
                 tracing::info!(
                     attempt,
@@ -86,17 +91,6 @@ pub async fn store_tx(
             other => return other,
         }
     }
-}
-
-async fn in_own_tx(
-    pool: &sqlx::PgPool,
-    user_id: Uuid,
-    events: Vec<NewEvent>,
-) -> Result<BatchOutcome, IngestError> {
-    let mut tx = crate::db::tenant::begin(pool, user_id).await?;
-    let outcome = store_checked(&mut tx, user_id, events).await?;
-    tx.commit().await?;
-    Ok(outcome)
 }
 
 /// Stores events that passed [`check_batch`] (taking them: their excerpts and

@@ -237,16 +237,6 @@ pub fn shares(counts: &[(String, i64)]) -> Map<String, Value> {
     out
 }
 
-/// Recomputes and stores one person's insights; `false` when the person is gone
-/// (erased or merged away since the job was queued).
-pub async fn recompute(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    person_id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    Ok(recompute_many(conn, user_id, &[person_id]).await? == 1)
-}
-
 /// What one pass over a person's events (their own activity, not our messages)
 /// yields.
 #[derive(sqlx::FromRow)]

@@ -106,11 +106,23 @@ mod graph {
     }
 
     /// Whether B is left, how many identities and channel records A has, A's e-mail.
-    const ON_A: &str = "SELECT (SELECT count(*) FROM people WHERE id = $2),
-                (SELECT count(*) FROM identities WHERE person_id = $1)
-                  + (SELECT count(*) FROM instagram_contacts WHERE person_id = $1)
-                  + (SELECT count(*) FROM contacts WHERE person_id = $1),
-                (SELECT primary_email FROM people WHERE id = $1)";
+    async fn on_a(pool: &PgPool, user: Uuid, a: Uuid, b: Uuid) -> (i64, i64, Option<String>) {
+        let mut tx = tenant::begin(pool, user).await.unwrap();
+        let row = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM people WHERE id = $2),
+                    (SELECT count(*) FROM identities WHERE person_id = $1)
+                      + (SELECT count(*) FROM instagram_contacts WHERE person_id = $1)
+                      + (SELECT count(*) FROM contacts WHERE person_id = $1),
+                    (SELECT primary_email FROM people WHERE id = $1)",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        row
+    }
 
     const STATE_TABLES: [&str; 8] = [
         "people",
@@ -194,14 +206,7 @@ mod graph {
         // Let the clock move, so a restored updated_at differs from a fresh stamp.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let before = state(&db.app, alice).await;
-        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        let (_, on_a_before, _): (i64, i64, Option<String>) = sqlx::query_as(ON_A)
-            .bind(a)
-            .bind(b)
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        let (_, on_a_before, _) = on_a(&db.app, alice, a, b).await;
 
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
         let done = merge::merge(&mut tx, alice, Some(alice), a, b, false)
@@ -217,17 +222,10 @@ mod graph {
         assert_eq!(done.counts["instagram_contacts"], 1);
         assert_eq!(done.counts["contacts"], 1);
 
-        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        let (left, on_a, email): (i64, i64, Option<String>) = sqlx::query_as(ON_A)
-            .bind(a)
-            .bind(b)
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        let (left, on_a_after, email) = on_a(&db.app, alice, a, b).await;
         assert_eq!(left, 0, "the merged person is gone");
         assert_eq!(
-            on_a,
+            on_a_after,
             on_a_before + 3,
             "B's identity and B's two channel records"
         );
@@ -404,7 +402,12 @@ mod graph {
         )
         .await[0];
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        assert!(insights::recompute(&mut tx, alice, person).await.unwrap());
+        assert_eq!(
+            insights::recompute_many(&mut tx, alice, &[person])
+                .await
+                .unwrap(),
+            1
+        );
         let (state, prefs, last, warmth): (String, Value, chrono::DateTime<Utc>, f64) = sqlx::query_as(
             "SELECT activity_state, channel_preferences, last_active_at, warmth_score::float8 FROM person_insights WHERE person_id = $1",
         )
@@ -437,10 +440,12 @@ mod graph {
             json!({"weekday_mon_first": weekday, "month_jan_first": month}),
             "their three events, by UTC weekday and month"
         );
-        assert!(
-            !insights::recompute(&mut tx, alice, Uuid::new_v4())
+        assert_eq!(
+            insights::recompute_many(&mut tx, alice, &[Uuid::new_v4()])
                 .await
-                .unwrap()
+                .unwrap(),
+            0,
+            "nobody to recompute"
         );
         // Many at once: those that exist are stored, a person without events too.
         let quiet: Uuid =
