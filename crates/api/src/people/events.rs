@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use everreach_core::db::tenant;
 use everreach_core::people::ingest::{self, IngestError};
-use everreach_core::people::model::{BatchOutcome, EventInput, ItemResult, ItemStatus, MAX_BATCH};
+use everreach_core::people::model::{BatchOutcome, EventInput, ItemResult, ItemStatus};
 use everreach_core::people::rights;
 use everreach_core::people::timeline::{self, TimelineEvent, TimelineFilter};
 use serde::{Deserialize, Serialize};
@@ -48,14 +48,6 @@ fn single(e: IngestError) -> ApiError {
     }
 }
 
-async fn ingest_in_tx(
-    state: &AppState,
-    user: &CurrentUser,
-    events: &[EventInput],
-) -> Result<BatchOutcome, IngestError> {
-    ingest::ingest_tx(&state.db.app, user.id, events).await
-}
-
 /// Records one event about a person, named by `person_id` or by an identity
 /// `{channel, handle}` (found, or created with a new person). A repeat of a stored
 /// `(channel, event_type, platform_id)` for the person is not stored again (200).
@@ -68,14 +60,15 @@ pub(crate) async fn ingest_one(
     user: CurrentUser,
     ApiJson(event): ApiJson<EventInput>,
 ) -> ApiResult<(StatusCode, Json<ItemResult>)> {
-    let outcome = ingest_in_tx(&state, &user, std::slice::from_ref(&event))
+    let outcome = ingest::ingest_tx(&state.db.app, user.id, std::slice::from_ref(&event))
         .await
         .map_err(single)?;
-    let result = outcome
-        .results
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::BadRequest("no event was given".into()))?;
+    // one event in, one result out (store_checked answers every item)
+    let result = outcome.results.into_iter().next().ok_or_else(|| {
+        ApiError::internal(std::io::Error::other(
+            "ingest answered no result for one event",
+        ))
+    })?;
     let status = if result.status == ItemStatus::Created {
         StatusCode::CREATED
     } else {
@@ -104,16 +97,10 @@ pub(crate) async fn ingest_batch(
     user: CurrentUser,
     ApiJson(batch): ApiJson<EventBatch, BATCH_BODY_LIMIT>,
 ) -> ApiResult<Json<BatchOutcome>> {
-    if batch.events.len() > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "/events",
-            format!(
-                "holds {} events; a batch holds at most {MAX_BATCH}: split it",
-                batch.events.len()
-            ),
-        ));
-    }
-    Ok(Json(ingest_in_tx(&state, &user, &batch.events).await?))
+    // the count (at most 10,000) is one of check_batch's rules
+    Ok(Json(
+        ingest::ingest_tx(&state.db.app, user.id, &batch.events).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

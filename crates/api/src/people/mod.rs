@@ -28,9 +28,7 @@ pub const REPLACED: &[(&str, &str)] = &[
 pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     let batch = OpenApiRouter::new()
         .routes(routes!(events::ingest_batch))
-        .layer(DefaultBodyLimit::max(crate::extract::body_limit(
-            crate::extract::BATCH_PATH,
-        )));
+        .layer(DefaultBodyLimit::max(crate::extract::BATCH_BODY_LIMIT));
     OpenApiRouter::new()
         .routes(routes!(events::ingest_one))
         .merge(batch)

@@ -14,7 +14,6 @@ use everreach_core::people::outbound::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -46,11 +45,8 @@ pub struct MessageOut {
     tracking: Tracking,
 }
 
-fn tracking(state: &AppState, user_id: Uuid, m: &Message) -> Tracking {
-    let t = Tracked {
-        user_id,
-        message_id: m.id,
-    };
+/// The open pixel of message `t` and a signed click link for each link in `m`'s body.
+fn tracking(state: &AppState, t: Tracked, m: &Message) -> Tracking {
     let click_urls = m
         .body
         .as_deref()
@@ -78,7 +74,11 @@ pub(crate) async fn create(
     let mut tx = tenant::begin(&state.db.app, user.id).await?;
     let message = outbound::create(&mut tx, user.id, &body).await?;
     tx.commit().await?;
-    let tracking = tracking(&state, user.id, &message);
+    let t = Tracked {
+        user_id: user.id,
+        message_id: message.id,
+    };
+    let tracking = tracking(&state, t, &message);
     Ok((StatusCode::CREATED, Json(MessageOut { message, tracking })))
 }
 
@@ -108,12 +108,12 @@ pub(crate) async fn links(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
-    let mut out = tracking(&state, user.id, &message);
+    let t = Tracked {
+        user_id: user.id,
+        message_id: id,
+    };
+    let mut out = tracking(&state, t, &message);
     if let Some(url) = q.url {
-        let t = Tracked {
-            user_id: user.id,
-            message_id: id,
-        };
         let signed = state.tracker.click_url(t, &url).ok_or_else(|| {
             ApiError::invalid(
                 "/url",

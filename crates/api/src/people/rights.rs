@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use everreach_core::audit;
 use everreach_core::db::tenant;
 use everreach_core::people::rights;
@@ -50,7 +49,7 @@ pub(crate) async fn erase(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Erased>)> {
+) -> ApiResult<Json<Erased>> {
     let person_id = super::path_id(&id)?;
     let mut tx = tenant::begin(&state.db.app, user.id).await?;
     let removed = rights::erase(&mut tx, user.id, person_id)
@@ -66,5 +65,5 @@ pub(crate) async fn erase(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::OK, Json(Erased { removed })))
+    Ok(Json(Erased { removed }))
 }
