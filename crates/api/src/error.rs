@@ -6,6 +6,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use everreach_core::DomainError;
 use everreach_core::accounts::AccountError;
 use serde::Serialize;
 
@@ -51,6 +52,9 @@ pub enum ApiError {
     NotFound,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    /// A method this resource does not offer, with what to do instead.
+    #[error("{0}")]
+    Refused(String),
     #[error("{detail}")]
     Conflict {
         field: Option<String>,
@@ -90,7 +94,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed | ApiError::Refused(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -108,7 +112,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
-            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::MethodNotAllowed | ApiError::Refused(_) => "method-not-allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -265,6 +269,28 @@ fn field_of_constraint(constraint: &str) -> Option<String> {
         .or_else(|| constraint.strip_suffix("_check"))
         .or_else(|| constraint.strip_suffix("_fkey"))?;
     trimmed.rsplit_once('_').map(|(_, col)| col.to_string())
+}
+
+/// At most this many field errors are listed in one answer (a batch of 10,000 bad
+/// events would otherwise answer megabytes of them).
+pub const MAX_LISTED_ERRORS: usize = 1_000;
+
+/// The one mapping of domain errors to problem+json.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::Invalid(problems) => ApiError::Invalid(
+                problems
+                    .into_iter()
+                    .take(MAX_LISTED_ERRORS)
+                    .map(|(f, m)| FieldError::new(f, m))
+                    .collect(),
+            ),
+            DomainError::NotFound => ApiError::NotFound,
+            DomainError::Conflict { field, detail } => ApiError::Conflict { field, detail },
+            DomainError::Db(e) => db_error(e),
+        }
+    }
 }
 
 impl From<AccountError> for ApiError {

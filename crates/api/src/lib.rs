@@ -1,11 +1,14 @@
 //! The HTTP API: JSON under `/api/v1` (conventions in docs/API.md), the operational
-//! endpoints, the OpenAPI document and Swagger UI. One `routes()` per area, merged
-//! here; one error type ([`error::ApiError`]) answered as problem+json.
+//! endpoints, the OpenAPI document and Swagger UI. The platform's areas (accounts,
+//! company, jobs, events) are merged here by hand; every domain comes from its one
+//! registration in [`domain::DOMAINS`]. One error type ([`error::ApiError`]) answered
+//! as problem+json.
 
 pub mod accounts;
 pub mod auth;
 pub mod company;
 pub mod cursor;
+pub mod domain;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -28,7 +31,6 @@ use axum::response::Response;
 use everreach_core::accounts::Accounts;
 use everreach_core::accounts::company::Companies;
 use everreach_core::db::Database;
-use everreach_core::people::outbound::Tracker;
 use everreach_core::resources::{Catalog, Resources};
 use everreach_core::secrets::Keyring;
 use utoipa::OpenApi;
@@ -47,8 +49,11 @@ pub struct AppState {
     pub limits: Arc<RateLimiter>,
     pub metrics: Arc<observe::Metrics>,
     pub events: events::EventHub,
-    /// Signs and checks the tracking links of sent messages.
-    pub tracker: Tracker,
+    pub keyring: Arc<Keyring>,
+    /// Where people reach this installation: the base of links we send out.
+    pub public_url: String,
+    /// Every registered domain's state ([`domain::Dep`] reaches it in a handler).
+    pub domains: Arc<domain::DomainStates>,
 }
 
 impl AppState {
@@ -60,22 +65,31 @@ impl AppState {
     ) -> Result<AppState, sqlx::Error> {
         let catalog = Arc::new(Catalog::load(&db.admin).await?);
         let hub = events::EventHub::start(db.app.clone());
-        Ok(AppState {
-            tracker: Tracker::new(keyring.clone(), DEFAULT_PUBLIC_URL),
+        let state = AppState {
             accounts: Accounts::new(db.app.clone()),
             companies: Companies::new(db.app.clone()),
-            resources: Resources::new(db.app.clone(), catalog, keyring),
+            resources: Resources::new(db.app.clone(), catalog, keyring.clone())
+                .with_rules(domain::table_rules()),
             db,
             limits: Arc::new(RateLimiter::new(limits)),
             metrics: Arc::default(),
             events: hub,
-        })
+            keyring,
+            public_url: String::new(),
+            domains: Arc::default(),
+        };
+        Ok(state.with_public_url(DEFAULT_PUBLIC_URL))
     }
 
-    /// Where people reach this installation: the base of tracking links
-    /// (`EVERREACH_PUBLIC_URL`).
+    /// Where people reach this installation: the base of the links we send out, such
+    /// as tracking links (`EVERREACH_PUBLIC_URL`). Builds every domain's state.
     pub fn with_public_url(mut self, public_url: &str) -> AppState {
-        self.tracker = self.tracker.with_base_url(public_url);
+        self.public_url = public_url.trim_end_matches('/').to_string();
+        self.domains = Arc::new(domain::DomainStates::build(&domain::Deps {
+            db: &self.db,
+            keyring: &self.keyring,
+            public_url: &self.public_url,
+        }));
         self
     }
 }
@@ -92,18 +106,21 @@ fn routes(
     guard_signed_in: impl FnOnce(Routes) -> Routes,
     guard_public: impl FnOnce(Routes) -> Routes,
 ) -> Routes {
+    let mut signed_in = accounts::signed_in_routes()
+        .merge(company::signed_in_routes())
+        .merge(jobs::signed_in_routes())
+        .merge(events::signed_in_routes());
+    let mut public = OpenApiRouter::new();
+    for d in domain::DOMAINS {
+        signed_in = signed_in.merge((d.signed_in_routes)());
+        public = public.merge((d.public_routes)());
+    }
     let api = OpenApiRouter::new()
-        .merge(guard_signed_in(
-            accounts::signed_in_routes()
-                .merge(company::signed_in_routes())
-                .merge(jobs::signed_in_routes())
-                .merge(events::signed_in_routes())
-                .merge(people::signed_in_routes()),
-        ))
+        .merge(guard_signed_in(signed_in))
         .merge(guard_public(
             accounts::public_routes().merge(company::public_routes()),
         ))
-        .merge(people::tracking_routes());
+        .merge(public);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(ops::routes())
@@ -123,8 +140,9 @@ pub fn router(state: AppState) -> Router {
     )
     .split_for_parts();
     let catalog = state.resources.catalog();
-    resources::add_to_document(&mut document, &catalog.resources, people::REPLACED);
-    let resource_routes = resources::routes(catalog, people::REPLACED)
+    let generic = domain::generic_ops();
+    openapi::add_domains(&mut document, &catalog.resources, &generic);
+    let resource_routes = resources::routes(catalog, &generic)
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route_layer(from_fn_with_state(state.clone(), auth::require_user));
     let routes = routes.merge(resource_routes);

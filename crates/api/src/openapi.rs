@@ -50,6 +50,27 @@ impl Modify for Security {
 /// resources of `catalog`.
 pub fn document(catalog: &everreach_core::resources::Catalog) -> utoipa::openapi::OpenApi {
     let mut doc = crate::routes(|r| r, |r| r).split_for_parts().1;
-    crate::resources::add_to_document(&mut doc, &catalog.resources, crate::people::REPLACED);
+    add_domains(&mut doc, &catalog.resources, &crate::domain::generic_ops());
     doc
+}
+
+/// Adds what the registered domains bring beside their routes' own annotations: their
+/// tags (with descriptions), and the generic resources less the operations the
+/// domains take over or refuse.
+pub fn add_domains(
+    doc: &mut utoipa::openapi::OpenApi,
+    resources: &[everreach_core::resources::Resource],
+    generic: &[crate::domain::GenericOp],
+) {
+    let tags = doc.tags.get_or_insert_with(Vec::new);
+    for (name, description) in crate::domain::DOMAINS.iter().flat_map(|d| d.tags) {
+        tags.retain(|t| t.name != *name);
+        tags.push(
+            utoipa::openapi::tag::TagBuilder::new()
+                .name(*name)
+                .description(Some(*description))
+                .build(),
+        );
+    }
+    crate::resources::add_to_document(doc, resources, generic);
 }

@@ -229,14 +229,13 @@ async fn serve(
     Ok(())
 }
 
-/// The job runner with every handler this build has, and the recurring schedules.
+/// The job runner with every handler and schedule this build has: the platform's
+/// maintenance and every registered domain's (`everreach_api::domain::DOMAINS`).
 async fn start_runner(
     db: &everreach_core::db::Database,
 ) -> anyhow::Result<everreach_jobs::RunnerHandle> {
     let mut registry = everreach_jobs::Registry::new();
-    everreach_jobs::maintenance::register(&mut registry)?;
-    everreach_jobs::people::register(&mut registry)?;
-    everreach_jobs::maintenance::schedule(&db.app).await?;
+    everreach_api::domain::register_jobs(&mut registry)?;
     Ok(everreach_jobs::Runner::start(
         db.app.clone(),
         registry,

@@ -119,11 +119,10 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     if !named_people.is_empty() {
         let wanted: Vec<Uuid> = named_people.iter().copied().collect();
         let mut tx = tenant::begin(&db.app, user_id).await?;
-        let found: HashSet<Uuid> =
-            everreach_core::people::store::existing_people(&mut tx, user_id, &wanted)
-                .await?
-                .into_iter()
-                .collect();
+        let found: HashSet<Uuid> = everreach_core::people::store::existing_people(&mut tx, &wanted)
+            .await?
+            .into_iter()
+            .collect();
         tx.commit().await?;
         let missing: Vec<&Uuid> = wanted.iter().filter(|id| !found.contains(id)).collect();
         if !missing.is_empty() {

@@ -77,7 +77,7 @@ impl Config {
         })?;
         let public_url = get("EVERREACH_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = &public_url
-            && !crate::people::outbound::is_web_url(url)
+            && !is_web_url(url)
         {
             return Err(ConfigError::Invalid {
                 var: "EVERREACH_PUBLIC_URL",
@@ -162,6 +162,17 @@ pub fn redact_url(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
     }
+}
+
+/// An absolute http(s) URL with a host and no spaces or control characters.
+pub fn is_web_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !r.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
 }
 
 #[cfg(test)]

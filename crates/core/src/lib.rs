@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod jobs;
 pub mod people;
 pub mod platform;
@@ -20,3 +21,4 @@ pub mod resources;
 pub mod secrets;
 
 pub use config::Config;
+pub use error::{DomainError, DomainResult};

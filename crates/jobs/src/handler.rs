@@ -5,10 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use everreach_core::db::tenant::{self, Actor};
+use everreach_core::db::tenant::{self, Actor, TenantTx};
 use everreach_core::jobs::Job;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 /// A handler's failure: the job is retried (or fails) with this message.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ impl JobContext {
 
     /// A transaction acting for the job's tenant as the worker; an error for a job
     /// that names no tenant (installation-wide work takes `pool` directly).
-    pub async fn tenant_tx(&self) -> Result<Transaction<'static, Postgres>, HandlerError> {
+    pub async fn tenant_tx(&self) -> Result<TenantTx, HandlerError> {
         let user_id = self
             .job
             .user_id

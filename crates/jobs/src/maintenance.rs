@@ -2,13 +2,11 @@
 //! of the rows that need them, expired cache entries and finished jobs past
 //! `keep_until` removed.
 
-use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 
 use crate::handler::{HandlerError, handler};
 use crate::runner::{QueueOptions, Registry};
-use crate::scheduler::{self, Schedule, ScheduleError};
 
 pub const PARTITIONS: &str = "maintenance.partitions";
 pub const CACHE: &str = "maintenance.cache";
@@ -45,7 +43,9 @@ pub async fn purge_jobs(pool: &PgPool) -> Result<u64, sqlx::Error> {
     }
 }
 
-/// Adds the maintenance handlers to `registry` (one loop each: they are rare).
+/// Adds the maintenance handlers to `registry` (one loop each: they are rare) and
+/// their schedules (UTC): partitions nightly, cache every 5 minutes, job history
+/// every 10 minutes.
 pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::JobError> {
     let once = QueueOptions {
         loops: 1,
@@ -74,19 +74,9 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
         }),
         once,
     )?;
-    Ok(())
-}
-
-/// The maintenance schedules (UTC): partitions nightly, cache every 5 minutes, job
-/// history every 10 minutes.
-pub async fn schedule(pool: &PgPool) -> Result<(), ScheduleError> {
-    for (queue, cron) in [
-        (PARTITIONS, "15 0 * * *"),
-        (CACHE, "*/5 * * * *"),
-        (JOBS, "*/10 * * * *"),
-    ] {
-        scheduler::register(pool, &Schedule::new(queue, cron, "UTC", Value::Null)?).await?;
-    }
-    tracing::debug!(at = %Utc::now(), "maintenance schedules registered");
+    registry
+        .schedule(PARTITIONS, "15 0 * * *", "UTC")?
+        .schedule(CACHE, "*/5 * * * *", "UTC")?
+        .schedule(JOBS, "*/10 * * * *", "UTC")?;
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! The people graph's jobs: `people.insights` widens the seen times of the identities
 //! a write named, then recomputes the insights of the people it touched
 //! (`everreach_core::people::insights::run`), in their tenant's transactions,
-//! skipping those already recomputed since that write.
+//! skipping those already recomputed since that write. `people.insights.nightly`
+//! (03:30 UTC) queues every tenant's people for that recompute, because warmth and
+//! activity state decay with time alone.
 
-use everreach_core::db::tenant::Actor;
+use everreach_core::db::tenant::{Actor, TenantTx};
 use everreach_core::people::insights::{self, Recompute};
 use serde_json::json;
 
@@ -34,5 +36,28 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
             })))
         }),
     )?;
+    registry.register(
+        insights::NIGHTLY_QUEUE,
+        handler(|ctx| async move {
+            let (tenants, people) = recompute_everyone(&ctx.pool).await?;
+            Ok(Some(json!({ "tenants": tenants, "people": people })))
+        }),
+    )?;
+    registry.schedule(insights::NIGHTLY_QUEUE, "30 3 * * *", "UTC")?;
     Ok(())
+}
+
+/// Queues every person of every tenant for an insight recompute, one tenant to a
+/// transaction; returns `(tenants, people)`.
+pub async fn recompute_everyone(pool: &sqlx::PgPool) -> Result<(usize, usize), sqlx::Error> {
+    let tenants: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT everreach_tenant_ids()")
+        .fetch_all(pool)
+        .await?;
+    let mut people = 0;
+    for user_id in &tenants {
+        let mut tx = TenantTx::begin_as(pool, *user_id, Actor::Worker).await?;
+        people += insights::enqueue_everyone(&mut tx).await?;
+        tx.commit().await?;
+    }
+    Ok((tenants.len(), people))
 }

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::handler::{Handler, JobContext};
+use crate::scheduler::Schedule;
 
 /// How one queue is worked.
 #[derive(Debug, Clone, Copy)]
@@ -36,16 +37,18 @@ impl Default for QueueOptions {
     }
 }
 
-/// Queue names → handlers.
+/// Queue names → handlers, and the recurring schedules that feed them.
 #[derive(Clone, Default)]
 pub struct Registry {
     queues: HashMap<String, (Handler, QueueOptions)>,
+    schedules: Vec<Schedule>,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
             .field("queues", &self.queues.keys().collect::<Vec<_>>())
+            .field("schedules", &self.schedules.len())
             .finish()
     }
 }
@@ -73,6 +76,30 @@ impl Registry {
         }
         self.queues.insert(name.to_string(), (handler, opts));
         Ok(self)
+    }
+
+    /// Adds a recurring schedule (written to `job_schedules` when the runner starts);
+    /// its queue must have a handler here.
+    pub fn schedule(
+        &mut self,
+        queue: &str,
+        cron: &str,
+        zone: &str,
+    ) -> Result<&mut Registry, JobError> {
+        let schedule = Schedule::new(queue, cron, zone, serde_json::Value::Null)
+            .map_err(|e| JobError::BadOption(format!("schedule of {queue}: {e}")))?;
+        self.schedules.push(schedule);
+        Ok(self)
+    }
+
+    /// The queues with a handler.
+    pub fn queues(&self) -> impl Iterator<Item = &str> {
+        self.queues.keys().map(String::as_str)
+    }
+
+    /// The schedules added.
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.schedules
     }
 }
 
@@ -139,6 +166,17 @@ impl Runner {
     ) -> Result<RunnerHandle, JobError> {
         for name in registry.queues.keys() {
             jobs::create_queue(&pool, name).await?;
+        }
+        for schedule in &registry.schedules {
+            if !registry.queues.contains_key(&schedule.queue) {
+                return Err(JobError::BadOption(format!(
+                    "schedule of {}: no handler is registered for that queue",
+                    schedule.queue
+                )));
+            }
+            crate::scheduler::register(&pool, schedule)
+                .await
+                .map_err(|e| JobError::BadOption(format!("schedule of {}: {e}", schedule.queue)))?;
         }
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();

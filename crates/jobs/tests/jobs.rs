@@ -618,7 +618,13 @@ async fn upkeep_keeps_partitions_three_months_ahead_and_purges() {
         .await
         .unwrap();
     assert_eq!(maintenance::purge_cache(&db.app).await.unwrap(), 1);
-    maintenance::schedule(&db.app).await.unwrap();
+    let mut registry = Registry::new();
+    maintenance::register(&mut registry).unwrap();
+    Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
     let schedules: i64 =
         sqlx::query_scalar("SELECT count(*) FROM job_schedules WHERE name LIKE 'maintenance.%'")
             .fetch_one(&db.app)

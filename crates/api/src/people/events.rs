@@ -1,11 +1,13 @@
-//! `POST /person-events` (one), `POST /person-events/batch` (up to 10,000) and
+//! `POST /person-events` (one), `POST /person-events/batch` (up to 10,000),
+//! `DELETE /person-events/{id}` and
 //! `GET /people/{id}/timeline`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use everreach_core::db::tenant;
-use everreach_core::people::ingest::{self, IngestError};
+use everreach_core::DomainError;
+use everreach_core::db::tenant::TenantTx;
+use everreach_core::people::ingest;
 use everreach_core::people::model::{BatchOutcome, EventInput, ItemResult, ItemStatus};
 use everreach_core::people::rights;
 use everreach_core::people::timeline::{self, TimelineEvent, TimelineFilter};
@@ -17,28 +19,10 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{ApiJson, BATCH_BODY_LIMIT};
 
-/// At most this many field errors are listed for one batch.
-const MAX_LISTED_ERRORS: usize = 1_000;
-
-impl From<IngestError> for ApiError {
-    fn from(e: IngestError) -> ApiError {
-        match e {
-            IngestError::Invalid(problems) => ApiError::Invalid(
-                problems
-                    .into_iter()
-                    .take(MAX_LISTED_ERRORS)
-                    .map(|(f, m)| FieldError::new(f, m))
-                    .collect(),
-            ),
-            IngestError::Db(e) => crate::error::db_error(e),
-        }
-    }
-}
-
 /// Strips the `/events/0` prefix the batch rules give a lone event's fields.
-fn single(e: IngestError) -> ApiError {
+fn single(e: DomainError) -> ApiError {
     match e {
-        IngestError::Invalid(problems) => ApiError::Invalid(
+        DomainError::Invalid(problems) => ApiError::Invalid(
             problems
                 .into_iter()
                 .map(|(f, m)| FieldError::new(f.strip_prefix("/events/0").unwrap_or(&f), m))
@@ -169,12 +153,30 @@ pub(crate) async fn timeline(
             .transpose()?,
         limit,
     };
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let items = timeline::page(&mut tx, user.id, person_id, &filter).await?;
-    if items.is_empty() && !rights::exists(&mut tx, user.id, person_id).await? {
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let items = timeline::page(&mut tx, person_id, &filter).await?;
+    if items.is_empty() && !rights::exists(&mut tx, person_id).await? {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
     let next_cursor = crate::cursor::next(&items, limit, |e| Some((e.occurred_at, e.id)));
     Ok(Json(TimelinePage { items, next_cursor }))
+}
+
+/// Deletes one event (a wrong import, a test message); the person's insights are
+/// recomputed. Events are not edited: delete and ingest the corrected one.
+#[utoipa::path(delete, path = "/person-events/{id}", tag = "person-events", operation_id = "delete_person_events",
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"),
+              (status = 404, body = Problem, description = "No such event of yours")))]
+pub(crate) async fn delete_event(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    ingest::delete_event(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use everreach_core::db::tenant;
-use everreach_core::people::merge::{self, MergeError, MergeSummary};
+use everreach_core::db::tenant::TenantTx;
+use everreach_core::people::merge::{self, MergeSummary};
 use everreach_core::people::suggest::{self, Suggestion};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,24 +14,6 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
-
-impl From<MergeError> for ApiError {
-    fn from(e: MergeError) -> ApiError {
-        match e {
-            MergeError::NotFound | MergeError::NoSuchMerge => ApiError::NotFound,
-            MergeError::SamePerson => ApiError::invalid("/other_id", e.to_string()),
-            MergeError::VerifiedConflict(_) => ApiError::Conflict {
-                field: Some("/force".into()),
-                detail: e.to_string(),
-            },
-            MergeError::AlreadyUndone | MergeError::SurvivorGone(_) => ApiError::Conflict {
-                field: None,
-                detail: e.to_string(),
-            },
-            MergeError::Db(e) => crate::error::db_error(e),
-        }
-    }
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,16 +47,8 @@ pub(crate) async fn merge(
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> ApiResult<Json<MergeOut>> {
     let survivor = super::path_id(&id)?;
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let summary = merge::merge(
-        &mut tx,
-        user.id,
-        Some(user.id),
-        survivor,
-        body.other_id,
-        body.force,
-    )
-    .await?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let summary = merge::merge(&mut tx, survivor, body.other_id, body.force).await?;
     tx.commit().await?;
     Ok(Json(MergeOut { merge: summary }))
 }
@@ -92,8 +66,8 @@ pub(crate) async fn undo(
     Path(id): Path<String>,
 ) -> ApiResult<Json<MergeOut>> {
     let merge_id = super::path_id(&id)?;
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let summary = merge::undo(&mut tx, user.id, Some(user.id), merge_id).await?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let summary = merge::undo(&mut tx, merge_id).await?;
     tx.commit().await?;
     Ok(Json(MergeOut { merge: summary }))
 }
@@ -121,8 +95,8 @@ pub(crate) async fn list_merges(
     Query(q): Query<MergesQuery>,
 ) -> ApiResult<Json<MergesPage>> {
     let limit = crate::cursor::page_limit(q.limit)?;
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let items = merge::list(&mut tx, user.id, q.person_id, limit).await?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let items = merge::list(&mut tx, q.person_id, limit).await?;
     tx.commit().await?;
     Ok(Json(MergesPage { items }))
 }
@@ -157,8 +131,8 @@ pub(crate) async fn suggestions(
     if !(0.0..=1.0).contains(&min_score) {
         return Err(ApiError::invalid("/min_score", "must be from 0 to 1"));
     }
-    let mut tx = tenant::begin_snapshot(&state.db.app, user.id).await?;
-    let items = suggest::suggestions(&mut tx, user.id, min_score, limit as usize).await?;
+    let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
+    let items = suggest::suggestions(&mut tx, min_score, limit as usize).await?;
     tx.commit().await?;
     Ok(Json(SuggestionsOut { items }))
 }

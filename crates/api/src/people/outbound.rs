@@ -1,64 +1,26 @@
-//! `POST /outbound-messages`, `GET /outbound-messages/stats`,
-//! `GET /outbound-messages/{id}/tracking`, and the public tracking pixel and click
-//! redirect under `/track`.
-
-use std::collections::BTreeMap;
+//! `POST /outbound-messages`, `DELETE /outbound-messages/{id}` and
+//! `GET /outbound-messages/stats`; the tracking links are `tracking.rs`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use everreach_core::db::tenant::{self, Actor};
-use everreach_core::people::outbound::{
-    self, GroupBy, Message, MessageError, NewMessage, StatRow, Tracked, links_in,
-};
+use axum::http::StatusCode;
+use everreach_core::db::tenant::TenantTx;
+use everreach_core::people::outbound::{self, GroupBy, Message, NewMessage, StatRow};
+use everreach_core::people::tracking::{Tracked, Tracker};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::tracking::{Tracking, tracking};
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::domain::Dep;
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
-
-impl From<MessageError> for ApiError {
-    fn from(e: MessageError) -> ApiError {
-        match e {
-            MessageError::Invalid(p) => {
-                ApiError::Invalid(p.into_iter().map(|(f, m)| FieldError::new(f, m)).collect())
-            }
-            MessageError::Db(e) => crate::error::db_error(e),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Tracking {
-    /// Put this in the message as a 1×1 image: loading it records the open.
-    open_url: String,
-    /// For each link in the body, the signed link to send instead.
-    click_urls: BTreeMap<String, String>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageOut {
     message: Message,
     tracking: Tracking,
-}
-
-/// The open pixel of message `t` and a signed click link for each link in `m`'s body.
-fn tracking(state: &AppState, t: Tracked, m: &Message) -> Tracking {
-    let click_urls = m
-        .body
-        .as_deref()
-        .map(links_in)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|l| state.tracker.click_url(t, &l).map(|u| (l, u)))
-        .collect();
-    Tracking {
-        open_url: state.tracker.open_url(t),
-        click_urls,
-    }
 }
 
 /// Logs a message sent to a person (it also appears on their timeline as
@@ -68,61 +30,37 @@ fn tracking(state: &AppState, t: Tracked, m: &Message) -> Tracking {
               (status = 422, body = Problem, description = "Invalid; errors name each field (an unknown person is /person_id)")))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Dep(tracker): Dep<Tracker>,
     user: CurrentUser,
     ApiJson(body): ApiJson<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let message = outbound::create(&mut tx, user.id, &body).await?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let message = outbound::create(&mut tx, &body).await?;
     tx.commit().await?;
     let t = Tracked {
         user_id: user.id,
         message_id: message.id,
     };
-    let tracking = tracking(&state, t, &message);
+    let tracking = tracking(&tracker, t, &message);
     Ok((StatusCode::CREATED, Json(MessageOut { message, tracking })))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LinksQuery {
-    /// Also sign this destination (an absolute http(s) URL).
-    url: Option<String>,
-}
-
-/// The tracking links of a message: its open pixel, a signed link for each link in
-/// its body, and for `?url=` if given.
-#[utoipa::path(get, path = "/outbound-messages/{id}/tracking", tag = "outbound-messages",
-    params(("id" = Uuid, Path), LinksQuery),
-    responses((status = 200, body = Tracking, description = "The links"),
-              (status = 404, body = Problem, description = "No such message of yours"),
-              (status = 422, body = Problem, description = "url is not an absolute http(s) URL")))]
-pub(crate) async fn links(
+/// Deletes a message logged by mistake, with the timeline events it made (sent,
+/// opened, clicked); the person's insights are recomputed.
+#[utoipa::path(delete, path = "/outbound-messages/{id}", tag = "outbound-messages", operation_id = "delete_outbound_messages",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted"),
+              (status = 404, body = Problem, description = "No such message of yours")))]
+pub(crate) async fn delete_message(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    Query(q): Query<LinksQuery>,
-) -> ApiResult<Json<Tracking>> {
+) -> ApiResult<StatusCode> {
     let id = super::path_id(&id)?;
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let message = outbound::get(&mut tx, user.id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    outbound::delete(&mut tx, id).await?;
     tx.commit().await?;
-    let t = Tracked {
-        user_id: user.id,
-        message_id: id,
-    };
-    let mut out = tracking(&state, t, &message);
-    if let Some(url) = q.url {
-        let signed = state.tracker.click_url(t, &url).ok_or_else(|| {
-            ApiError::invalid(
-                "/url",
-                "must be an absolute http(s) URL such as https://example.com/post",
-            )
-        })?;
-        out.click_urls.insert(url, signed);
-    }
-    Ok(Json(out))
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -159,76 +97,8 @@ pub(crate) async fn stats(
     };
     let since = crate::cursor::time_param("since", q.since.as_deref())?;
     let until = crate::cursor::time_param("until", q.until.as_deref())?;
-    let mut tx = tenant::begin_snapshot(&state.db.app, user.id).await?;
-    let items = outbound::stats(&mut tx, user.id, group_by, since, until).await?;
+    let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
+    let items = outbound::stats(&mut tx, group_by, since, until).await?;
     tx.commit().await?;
     Ok(Json(StatsOut { items }))
-}
-
-/// A transparent 1×1 GIF.
-const PIXEL: [u8; 43] = [
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
-];
-
-/// The open pixel: records the first open of the message and answers a transparent
-/// GIF. A token that was not signed here is a 404.
-#[utoipa::path(get, path = "/track/open/{token}", tag = "tracking", params(("token" = String, Path)),
-    responses((status = 200, content_type = "image/gif", description = "The pixel"),
-              (status = 404, body = Problem, description = "Not a tracking token of this installation")))]
-pub(crate) async fn track_open(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-) -> ApiResult<Response> {
-    let t = state
-        .tracker
-        .verify_open(&token)
-        .ok_or(ApiError::NotFound)?;
-    let mut tx = tenant::begin_as(&state.db.app, t.user_id, Actor::Worker).await?;
-    outbound::record_open(&mut tx, t.user_id, t.message_id).await?;
-    tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/gif"),
-            (header::CACHE_CONTROL, "no-store, max-age=0"),
-        ],
-        PIXEL,
-    )
-        .into_response())
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ClickQuery {
-    /// The destination the link was signed for.
-    u: String,
-}
-
-/// The click redirect: records the first click (and an open, if none was seen) and
-/// redirects to the destination the link was signed for. Any other destination, or a
-/// token not signed here, is a 404: this is not an open redirect.
-#[utoipa::path(get, path = "/track/click/{token}", tag = "tracking", params(("token" = String, Path), ClickQuery),
-    responses((status = 302, description = "To the destination"),
-              (status = 404, body = Problem, description = "Not a tracking link of this installation")))]
-pub(crate) async fn track_click(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    Query(q): Query<ClickQuery>,
-) -> ApiResult<Response> {
-    let t = state
-        .tracker
-        .verify_click(&token, &q.u)
-        .ok_or(ApiError::NotFound)?;
-    let mut tx = tenant::begin_as(&state.db.app, t.user_id, Actor::Worker).await?;
-    outbound::record_click(&mut tx, t.user_id, t.message_id, &q.u).await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::FOUND,
-        [
-            (header::LOCATION, q.u.as_str()),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-    )
-        .into_response())
 }

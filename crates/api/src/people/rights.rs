@@ -2,16 +2,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use everreach_core::audit;
-use everreach_core::db::tenant;
+use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::rights;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 
 /// Everything held about one person, across every table: their row, identities,
 /// events, insights, segment memberships, messages, channel records (with their
@@ -25,10 +24,8 @@ pub(crate) async fn export(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let person_id = super::path_id(&id)?;
-    let mut tx = tenant::begin_snapshot(&state.db.app, user.id).await?;
-    let out = rights::export(&mut tx, user.id, person_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
+    let out = rights::export(&mut tx, person_id).await?;
     tx.commit().await?;
     Ok(Json(out))
 }
@@ -51,19 +48,8 @@ pub(crate) async fn erase(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Erased>> {
     let person_id = super::path_id(&id)?;
-    let mut tx = tenant::begin(&state.db.app, user.id).await?;
-    let removed = rights::erase(&mut tx, user.id, person_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    audit::record(
-        &mut tx,
-        user.id,
-        "people",
-        audit::Operation::Delete,
-        Some(&json!({ "id": person_id, "erased": true, "removed": removed })),
-        None,
-    )
-    .await?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let removed = rights::erase(&mut tx, person_id).await?;
     tx.commit().await?;
     Ok(Json(Erased { removed }))
 }

@@ -13,45 +13,59 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use everreach_core::resources::service::DEFAULT_LIMIT;
-use everreach_core::resources::{Catalog, ResourceError, Resources};
+use everreach_core::resources::{Catalog, Resources};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::domain::{GenericOp, Handling, Op};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 
-/// Generic operations a domain serves itself, as `(resource path, operation)` with
-/// operation one of `create`, `update`, `delete`: the domain's route (and its
-/// documentation) takes the place of the generic one.
-pub type Replaced<'a> = &'a [(&'a str, &'a str)];
-
-fn is_replaced(replaced: Replaced<'_>, path: &str, op: &str) -> bool {
-    replaced.iter().any(|(p, o)| *p == path && *o == op)
+/// Whether a domain takes over or refuses `op` on resource `path` (either way the
+/// generic operation and its documentation step aside).
+fn is_replaced(generic: &[GenericOp], path: &str, op: Op) -> bool {
+    generic.iter().any(|g| g.resource == path && g.op == op)
 }
 
-/// The routes of every resource in `catalog`, less the `replaced` ones.
-pub fn routes(catalog: &Catalog, replaced: Replaced<'_>) -> Router<AppState> {
+/// The reason a domain refuses `op` on `path`, if it does.
+fn refusal(generic: &[GenericOp], path: &str, op: Op) -> Option<&'static str> {
+    generic.iter().find_map(|g| match g.handling {
+        Handling::Refused(why) if g.resource == path && g.op == op => Some(why),
+        _ => None,
+    })
+}
+
+/// The routes of every resource in `catalog`: the generic operations, less those a
+/// domain takes over (its own route serves them), with those a domain refuses
+/// answering 405 and the reason.
+pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     let mut router = Router::new();
     for resource in &catalog.resources {
         let name = resource.path;
         let mut collection =
             get(move |s: State<AppState>, u: CurrentUser, uri: Uri| list(s, u, name, uri));
-        if !is_replaced(replaced, name, "create") {
+        if let Some(why) = refusal(generic, name, Op::Create) {
+            collection = collection.post(move || async move { refused(why) });
+        } else if !is_replaced(generic, name, Op::Create) {
             collection = collection.post(
                 move |s: State<AppState>, u: CurrentUser, b: ApiJson<Value>| create(s, u, name, b),
             );
         }
         let mut item =
             get(move |s: State<AppState>, u: CurrentUser, id: Path<String>| read(s, u, name, id));
-        if !is_replaced(replaced, name, "update") {
+        if let Some(why) = refusal(generic, name, Op::Update) {
+            item = item.patch(move || async move { refused(why) });
+        } else if !is_replaced(generic, name, Op::Update) {
             item = item.patch(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>, b: ApiJson<Value>| {
                     patch(s, u, name, id, b)
                 },
             );
         }
-        if !is_replaced(replaced, name, "delete") {
+        if let Some(why) = refusal(generic, name, Op::Delete) {
+            item = item.delete(move || async move { refused(why) });
+        } else if !is_replaced(generic, name, Op::Delete) {
             item = item.delete(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>| remove(s, u, name, id),
             );
@@ -63,24 +77,9 @@ pub fn routes(catalog: &Catalog, replaced: Replaced<'_>) -> Router<AppState> {
     router
 }
 
-impl From<ResourceError> for ApiError {
-    fn from(e: ResourceError) -> ApiError {
-        match e {
-            ResourceError::Invalid(problems) => ApiError::Invalid(
-                problems
-                    .into_iter()
-                    .map(|(f, m)| FieldError::new(f, m))
-                    .collect(),
-            ),
-            ResourceError::NotFound => ApiError::NotFound,
-            ResourceError::Conflict { field, detail } => ApiError::Conflict { field, detail },
-            ResourceError::Refused(detail) => ApiError::Conflict {
-                field: None,
-                detail,
-            },
-            ResourceError::Db(e) => crate::error::db_error(e),
-        }
-    }
+/// A generic operation a domain refuses: 405 with what to do instead.
+fn refused(why: &'static str) -> ApiResult<StatusCode> {
+    Err(ApiError::Refused(why.into()))
 }
 
 fn resource<'a>(

@@ -2,6 +2,7 @@
 //! routes: per resource an `<Name>Out` schema (what reads return), `<Name>In`
 //! (create) and `<Name>Patch`, and the five operations.
 
+use crate::domain::{GenericOp, Op};
 use everreach_core::resources::{Column, ColumnType, Resource};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -129,7 +130,7 @@ fn id_parameter() -> utoipa::openapi::path::Parameter {
 }
 
 /// Adds every resource's schemas and operations to `doc`.
-pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], replaced: super::Replaced<'_>) {
+pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], generic: &[GenericOp]) {
     let components = doc.components.get_or_insert_with(Default::default);
     for r in resources {
         let name = schema_name(r);
@@ -249,17 +250,17 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], replaced: supe
         let item = format!("/api/v1/{}/{{id}}", r.path);
         doc.paths
             .add_path_operation(&collection, vec![HttpMethod::Get], list);
-        if !super::is_replaced(replaced, r.path, "create") {
+        if !super::is_replaced(generic, r.path, Op::Create) {
             doc.paths
                 .add_path_operation(&collection, vec![HttpMethod::Post], create);
         }
         doc.paths
             .add_path_operation(&item, vec![HttpMethod::Get], get);
-        if !super::is_replaced(replaced, r.path, "update") {
+        if !super::is_replaced(generic, r.path, Op::Update) {
             doc.paths
                 .add_path_operation(&item, vec![HttpMethod::Patch], patch);
         }
-        if !super::is_replaced(replaced, r.path, "delete") {
+        if !super::is_replaced(generic, r.path, Op::Delete) {
             doc.paths
                 .add_path_operation(&item, vec![HttpMethod::Delete], delete);
         }

@@ -8,9 +8,11 @@
 mod accounts;
 mod company;
 mod conventions;
+mod domains;
 mod events;
 mod helpers;
 mod jobs;
 mod openapi;
 mod people;
+mod people_domain;
 mod resources;

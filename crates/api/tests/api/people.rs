@@ -865,6 +865,23 @@ async fn undo_keeps_later_edits_and_erase_follows_merge_chains() {
         }
     };
     patch(b.clone(), json!({"company": "Acme", "full_name": "Ada L."})).await;
+    // B's Instagram record and a DM in it, both written (and audited) generically.
+    let contact = app
+        .post(
+            "/api/v1/instagram-contacts",
+            json!({"person_id": b, "instagram_username": "ada_at_acme"}),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.body);
+    let dm = app
+        .post(
+            "/api/v1/instagram-messages",
+            json!({"contact_id": contact.body["id"], "message_text": "meet me at the pier", "is_outbound": false}),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(dm.status, StatusCode::CREATED, "{}", dm.body);
     patch(a.clone(), json!({"full_name": "Ada Lovelace"})).await;
     let merged = app
         .post(
@@ -934,6 +951,33 @@ async fn undo_keeps_later_edits_and_erase_follows_merge_chains() {
             .await
             .unwrap();
     assert_eq!(mentions, 0, "B's row is nowhere");
+    // Nor in the audit log: not B's name (B was merged into A, A into C), not the DM
+    // of B's Instagram record; no row but the erase's own names C, A or B.
+    for secret in ["Ada L.", "pier", "ada_at_acme"] {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log WHERE user_id = $1
+               AND (coalesce(old_values::text, '') || coalesce(new_values::text, '')) LIKE '%' || $2 || '%'",
+        )
+        .bind(alice.id)
+        .bind(secret)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "the audit log still holds {secret:?}");
+    }
+    for who in [&a, &b] {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log WHERE user_id = $1
+               AND (coalesce(old_values::text, '') || coalesce(new_values::text, '')) LIKE '%' || $2 || '%'
+               AND NOT (coalesce(old_values, new_values) = jsonb_build_object('erased', true, 'id', $2::text))",
+        )
+        .bind(alice.id)
+        .bind(who)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "an audit row names {who} beyond the erased marker");
+    }
 }
 
 #[tokio::test]

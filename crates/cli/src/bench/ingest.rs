@@ -269,7 +269,7 @@ async fn measure(
     for _ in 0..TIMELINE_READS {
         let t = Instant::now();
         let mut tx = tenant::begin_snapshot(&db.app, ours_user).await?;
-        let page = timeline::page(&mut tx, ours_user, busy, &filter).await?;
+        let page = timeline::page(&mut tx, busy, &filter).await?;
         tx.commit().await?;
         ours_us.push(t.elapsed().as_micros() as u32);
         if page.len() as u64 != busy_events.min(50) {

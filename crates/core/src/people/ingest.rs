@@ -2,13 +2,15 @@
 //! routes, `everreach import events`, and `bench ingest` all come here). Checks every
 //! item first and stores nothing if one is wrong; then, in the caller's transaction,
 //! resolves identities (creating people), inserts the events skipping duplicates,
-//! marks replies on our messages and enqueues one insight job that recomputes the
-//! people touched and widens the seen times of the existing identities named.
+//! marks replies on our messages, enqueues one insight job that recomputes the
+//! people touched and widens the seen times of the existing identities named, and
+//! records one `person_event.ingested` domain event with the batch's counts (one per
+//! batch, not one per item: a row per item would cost ingest a fifth of its speed).
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::insights::{self, Seen};
@@ -17,15 +19,8 @@ use super::model::{
     REPLY_TYPES, Subject, check_batch,
 };
 use super::store::{self, EventColumns, IdentityKey, Resolved};
-
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// Items broke rules: `(JSON pointer, message)` for each; nothing was stored.
-    #[error("the batch has invalid events")]
-    Invalid(Vec<FieldProblem>),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
+use crate::db::tenant::TenantTx;
+use crate::error::{DomainError, DomainResult};
 
 /// The foreign key from `person_events` to `people`.
 const PERSON_FK: &str = "person_events_user_id_person_id_fkey";
@@ -34,8 +29,8 @@ const PERSON_FK: &str = "person_events_user_id_person_id_fkey";
 /// concurrent merge or erase removed after its identity was read (the person
 /// foreign key failed): the transaction was rolled back whole, and running it again
 /// (reading the identities afresh) is safe.
-pub fn is_retryable(e: &IngestError) -> bool {
-    matches!(e, IngestError::Db(sqlx::Error::Database(d))
+pub fn is_retryable(e: &DomainError) -> bool {
+    matches!(e, DomainError::Db(sqlx::Error::Database(d))
         if matches!(d.code().as_deref(), Some("40P01") | Some("40001"))
             || d.constraint() == Some(PERSON_FK))
 }
@@ -47,10 +42,10 @@ pub async fn ingest_tx(
     pool: &sqlx::PgPool,
     user_id: Uuid,
     inputs: &[EventInput],
-) -> Result<BatchOutcome, IngestError> {
+) -> DomainResult<BatchOutcome> {
     // checked again on a retry rather than kept: a try moves the events
     with_retries(pool, user_id, || {
-        check_batch(inputs, Utc::now()).map_err(IngestError::Invalid)
+        check_batch(inputs, Utc::now()).map_err(DomainError::Invalid)
     })
     .await
 }
@@ -61,7 +56,7 @@ pub async fn store_tx(
     pool: &sqlx::PgPool,
     user_id: Uuid,
     events: &[NewEvent],
-) -> Result<BatchOutcome, IngestError> {
+) -> DomainResult<BatchOutcome> {
     with_retries(pool, user_id, || Ok(events.to_vec())).await
 }
 
@@ -70,15 +65,15 @@ pub async fn store_tx(
 async fn with_retries(
     pool: &sqlx::PgPool,
     user_id: Uuid,
-    mut make: impl FnMut() -> Result<Vec<NewEvent>, IngestError>,
-) -> Result<BatchOutcome, IngestError> {
+    mut make: impl FnMut() -> DomainResult<Vec<NewEvent>>,
+) -> DomainResult<BatchOutcome> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let events = make()?;
-        let mut tx = crate::db::tenant::begin(pool, user_id).await?;
-        let stored = match store_checked(&mut tx, user_id, events).await {
-            Ok(outcome) => tx.commit().await.map(|()| outcome).map_err(IngestError::Db),
+        let mut tx = TenantTx::begin(pool, user_id).await?;
+        let stored = match store_checked(&mut tx, events).await {
+            Ok(outcome) => tx.commit().await.map(|()| outcome).map_err(DomainError::Db),
             Err(e) => Err(e),
         };
         match stored {
@@ -96,10 +91,9 @@ async fn with_retries(
 /// Stores events that passed [`check_batch`] (taking them: their excerpts and
 /// metadata move into the insert rather than being copied).
 pub async fn store_checked(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     mut events: Vec<NewEvent>,
-) -> Result<BatchOutcome, IngestError> {
+) -> DomainResult<BatchOutcome> {
     // Who each item is about.
     let mut seen: HashMap<IdentityKey, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     let mut named_people: HashSet<Uuid> = HashSet::new();
@@ -121,7 +115,7 @@ pub async fn store_checked(
     }
     if !named_people.is_empty() {
         let wanted: Vec<Uuid> = named_people.iter().copied().collect();
-        let found: HashSet<Uuid> = store::existing_people(conn, user_id, &wanted)
+        let found: HashSet<Uuid> = store::existing_people(tx, &wanted)
             .await?
             .into_iter()
             .collect();
@@ -137,17 +131,17 @@ pub async fn store_checked(
             })
             .collect();
         if !problems.is_empty() {
-            return Err(IngestError::Invalid(problems));
+            return Err(DomainError::Invalid(problems));
         }
     }
     let keys: Vec<(IdentityKey, DateTime<Utc>, DateTime<Utc>)> = seen
         .iter()
         .map(|(k, (lo, hi))| (k.clone(), *lo, *hi))
         .collect();
-    let resolved = store::resolve_identities(conn, user_id, &keys).await?;
+    let resolved = store::resolve_identities(tx, &keys).await?;
 
     // The rows, each with its own id.
-    let ids = store::next_event_ids(conn, events.len()).await?;
+    let ids = store::next_event_ids(tx, events.len()).await?;
     let mut rows = EventColumns::default();
     let mut people = Vec::with_capacity(events.len());
     let mut first_sight: HashSet<Uuid> = HashSet::new();
@@ -185,10 +179,7 @@ pub async fn store_checked(
         rows.metadata.push(e.metadata.take());
         rows.occurred_at.push(e.occurred_at);
     }
-    let stored: HashSet<i64> = store::insert_events(conn, user_id, &rows)
-        .await?
-        .into_iter()
-        .collect();
+    let stored: HashSet<i64> = store::insert_events(tx, &rows).await?.into_iter().collect();
 
     // Duplicates: point each at the row that holds its key.
     let dup_keys: Vec<(Uuid, &str, &str, &str)> = events
@@ -204,7 +195,7 @@ pub async fn store_checked(
         .collect();
     let mut earlier: HashMap<(Uuid, String, String, String), i64> = HashMap::new();
     if !dup_keys.is_empty() {
-        for (p, c, t, pl, id) in store::find_events_by_key(conn, user_id, &dup_keys).await? {
+        for (p, c, t, pl, id) in store::find_events_by_key(tx, &dup_keys).await? {
             earlier.insert((p, c, t, pl), id);
         }
     }
@@ -243,21 +234,82 @@ pub async fn store_checked(
             person_created: person_created[index],
         });
     }
-    store::mark_replied(conn, user_id, &replies).await?;
+    for (message_id, person_id, replied_at) in store::mark_replied(tx, &replies).await? {
+        tx.log_event(
+            "outbound_message",
+            message_id,
+            "outbound_message.replied",
+            &json!({ "person_id": person_id, "replied_at": replied_at }),
+        )
+        .await?;
+    }
 
     let (touched, widen) = for_the_job(&results, &events, &identity_of);
-    insights::enqueue(conn, user_id, touched.into_iter(), &widen).await?;
+    let touched_count = touched.len();
+    insights::enqueue(tx, touched.into_iter(), &widen).await?;
 
     let created = results
         .iter()
         .filter(|r| r.status == ItemStatus::Created)
         .count();
-    Ok(BatchOutcome {
+    let outcome = BatchOutcome {
         created,
         duplicates: results.len() - created,
         people_created: results.iter().filter(|r| r.person_created).count(),
         results,
-    })
+    };
+    if outcome.created > 0 {
+        let batch_id = Uuid::now_v7();
+        tx.log_event(
+            "person_event_batch",
+            batch_id,
+            "person_event.ingested",
+            &json!({
+                "created": outcome.created,
+                "duplicates": outcome.duplicates,
+                "people_created": outcome.people_created,
+                "people_touched": touched_count,
+                "event_ids_from": ids.first(),
+                "event_ids_to": ids.last(),
+            }),
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Deletes one event (a wrong import, a test message): its row goes, an audit row
+/// keeps what it was, the person's insights are recomputed, and the domain event
+/// `person_event.deleted` is recorded. Events are never edited: a correction is a
+/// delete and a new ingest.
+pub async fn delete_event(tx: &mut TenantTx, event_id: i64) -> DomainResult<()> {
+    let user_id = tx.user_id();
+    let deleted: Option<(Uuid, serde_json::Value)> = sqlx::query_as(
+        "DELETE FROM person_events e WHERE user_id = $1 AND id = $2 RETURNING person_id, to_jsonb(e)",
+    )
+    .bind(user_id)
+    .bind(event_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((person_id, row)) = deleted else {
+        return Err(DomainError::NotFound);
+    };
+    tx.audit(
+        "person_events",
+        crate::audit::Operation::Delete,
+        Some(&row),
+        None,
+    )
+    .await?;
+    insights::enqueue(tx, [person_id].into_iter(), &[]).await?;
+    tx.log_event(
+        "person",
+        person_id,
+        "person_event.deleted",
+        &json!({ "event_id": event_id, "channel": row["channel"], "event_type": row["event_type"] }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// What the insight job hears of a batch, from the events it stored (`results` of

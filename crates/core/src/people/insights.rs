@@ -8,7 +8,9 @@
 //! batches about the same people costs one recompute each, race-free, and enqueueing
 //! costs one row per 10,000 entries however many people a batch touches. Widening
 //! seen times here rather than in the batch keeps ingestion free of row locks on
-//! existing identities. What is computed from the stream: `last_active_at`,
+//! existing identities. Warmth and activity state decay with time alone, so a
+//! nightly job on [`NIGHTLY_QUEUE`] ([`enqueue_everyone`]) queues everyone of every
+//! tenant for a recompute too. What is computed from the stream: `last_active_at`,
 //! `activity_state`, `channel_preferences`, `seasonality`, `avg_reply_time` (from our
 //! messages' reply times) and `warmth_score`. `interests` and `tone_preferences` need
 //! a language model and are left as they are.
@@ -16,14 +18,19 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::db::tenant::TenantTx;
 
 use super::store;
 use crate::jobs::{self, JobError, SendOptions};
 
 /// The queue of insight recomputes (created by migration).
 pub const QUEUE: &str = "people.insights";
+
+/// The nightly queue: one job a night that queues every tenant's people for a
+/// recompute (created by the runner when it registers the handler).
+pub const NIGHTLY_QUEUE: &str = "people.insights.nightly";
 
 /// Event types that are our own doing, not the person's activity.
 pub const OUTBOUND_TYPES: [&str; 2] = ["email_sent", "dm_sent"];
@@ -83,11 +90,11 @@ impl Recompute {
 /// `people` and the widening of `seen`; returns how many jobs were made. The queue exists (migration) and the payload is bounded, so
 /// only a database error can come back.
 pub async fn enqueue(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     people: impl Iterator<Item = Uuid>,
     seen: &[Seen],
 ) -> Result<u64, sqlx::Error> {
+    let user_id = tx.user_id();
     let mut people: Vec<Uuid> = people.collect();
     if people.is_empty() && seen.is_empty() {
         return Ok(0);
@@ -95,7 +102,7 @@ pub async fn enqueue(
     people.sort_unstable();
     people.dedup();
     let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut **tx)
         .await?;
     let opts = SendOptions {
         user_id: Some(user_id),
@@ -117,7 +124,7 @@ pub async fn enqueue(
         };
         (people, seen) = (&people[np..], &seen[ns..]);
         let data = serde_json::to_value(&job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let sent_one = jobs::send(conn, QUEUE, &data, &opts)
+        let sent_one = jobs::send(tx, QUEUE, &data, &opts)
             .await
             .map_err(|e| match e {
                 JobError::Db(e) => e,
@@ -128,6 +135,21 @@ pub async fn enqueue(
         }
     }
     Ok(sent)
+}
+
+/// Queues every person of the transaction's tenant for a recompute (insights that
+/// decay with time: warmth, activity state), [`MAX_ENTRIES_PER_JOB`] to a job;
+/// returns how many people were queued.
+pub async fn enqueue_everyone(tx: &mut TenantTx) -> Result<usize, sqlx::Error> {
+    let user_id = tx.user_id();
+    let people: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM people WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    let n = people.len();
+    enqueue(tx, people.into_iter(), &[]).await?;
+    Ok(n)
 }
 
 /// What one job did.
@@ -157,12 +179,12 @@ pub async fn run(
     seen: &[Seen],
 ) -> Result<Done, sqlx::Error> {
     let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
-    let widened = store::widen_seen(&mut tx, user_id, seen).await?;
+    let widened = store::widen_seen(&mut tx, seen).await?;
     tx.commit().await?;
     let mut recomputed = 0;
     for chunk in job.person_ids.chunks(RECOMPUTE_CHUNK) {
         let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
-        recomputed += recompute_stale(&mut tx, user_id, chunk, job.after_xid).await?;
+        recomputed += recompute_stale(&mut tx, chunk, job.after_xid).await?;
         tx.commit().await?;
     }
     Ok(Done {
@@ -176,11 +198,11 @@ pub async fn run(
 /// snapshot in which `after_xid` was still running); returns how many were
 /// recomputed (people gone since are skipped).
 pub async fn recompute_stale(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     people: &[Uuid],
     after_xid: i64,
 ) -> Result<usize, sqlx::Error> {
+    let user_id = tx.user_id();
     let stale: Vec<Uuid> = sqlx::query_scalar(
         "SELECT p FROM unnest($2::uuid[]) AS p
           WHERE NOT EXISTS (SELECT 1 FROM person_insights i
@@ -190,9 +212,9 @@ pub async fn recompute_stale(
     .bind(user_id)
     .bind(people)
     .bind(after_xid)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
-    recompute_many(conn, user_id, &stale).await
+    recompute_many(tx, &stale).await
 }
 
 /// How recently someone was active, as 000's activity states.
@@ -282,11 +304,8 @@ static STREAM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Recomputes and stores the insights of `people` (those gone since are skipped) in
 /// a few set-wide statements whatever their number; returns how many were stored.
-pub async fn recompute_many(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    people: &[Uuid],
-) -> Result<usize, sqlx::Error> {
+pub async fn recompute_many(tx: &mut TenantTx, people: &[Uuid]) -> Result<usize, sqlx::Error> {
+    let user_id = tx.user_id();
     if people.is_empty() {
         return Ok(0);
     }
@@ -301,7 +320,7 @@ pub async fn recompute_many(
     )
     .bind(user_id)
     .bind(people)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     if present.is_empty() {
         return Ok(0);
@@ -309,14 +328,14 @@ pub async fn recompute_many(
     // Taken before any event is read (and after the locks): whatever it shows, the
     // reads below see too.
     let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut **tx)
         .await?;
     let now = Utc::now();
     let streams: Vec<Stream> = sqlx::query_as(sqlx::AssertSqlSafe(STREAM_SQL.as_str()))
         .bind(user_id)
         .bind(&present)
         .bind(&OUTBOUND_TYPES[..])
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut **tx)
         .await?;
     let per_channel: Vec<(Uuid, String, i64)> = sqlx::query_as(
         "SELECT e.person_id, e.channel, count(*) FROM person_events e
@@ -327,7 +346,7 @@ pub async fn recompute_many(
     .bind(user_id)
     .bind(&present)
     .bind(&OUTBOUND_TYPES[..])
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     let mut channels: std::collections::HashMap<Uuid, Vec<(String, i64)>> =
         std::collections::HashMap::new();
@@ -376,7 +395,7 @@ pub async fn recompute_many(
     .bind(&rows.seasonality)
     .bind(&rows.warmth_score)
     .bind(snapshot)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     Ok(streams.len())
 }

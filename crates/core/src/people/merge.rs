@@ -14,32 +14,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::insights;
-use crate::platform::events;
+use crate::db::tenant::TenantTx;
+use crate::error::{DomainError, DomainResult};
 
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    #[error("no such person")]
-    NotFound,
-    #[error("a person cannot be merged into themselves")]
-    SamePerson,
-    #[error(
-        "both people have a verified {0} identity, so they are probably two humans; send \"force\": true to merge anyway"
-    )]
-    VerifiedConflict(String),
-    #[error("no such merge")]
-    NoSuchMerge,
-    #[error("this merge was already undone")]
-    AlreadyUndone,
-    #[error(
-        "the survivor {0} no longer exists (erased, or merged into someone else since): undo the later merge first"
-    )]
-    SurvivorGone(Uuid),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
+fn already_undone() -> DomainError {
+    DomainError::conflict("this merge was already undone")
 }
 
 /// A merge or undo as the API shows it: how many rows of each table moved.
@@ -70,39 +52,52 @@ const MOVED_BY_ID: [(&str, &str); 5] = [
     ("contacts", "uuid"),
 ];
 
+/// Every `(table, column)` keyed to `people` that a merge handles: moved by id,
+/// moved by segment (`segment_members`), or recomputed (`person_insights`). A test
+/// holds the database's foreign keys against it ([`super::references`]).
+pub const HANDLED: [(&str, &str); 7] = [
+    ("identities", "person_id"),
+    ("person_events", "person_id"),
+    ("outbound_messages", "person_id"),
+    ("instagram_contacts", "person_id"),
+    ("contacts", "person_id"),
+    ("segment_members", "person_id"),
+    ("person_insights", "person_id"),
+];
+
 /// Tables with an `updated_at` the move touches (restored exactly on undo).
 const STAMPED: [&str; 2] = ["instagram_contacts", "contacts"];
 
-async fn people_rows(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    ids: [Uuid; 2],
-) -> Result<Vec<(Uuid, Value)>, sqlx::Error> {
+async fn people_rows(tx: &mut TenantTx, ids: [Uuid; 2]) -> Result<Vec<(Uuid, Value)>, sqlx::Error> {
+    let user_id = tx.user_id();
     sqlx::query_as(
         "SELECT id, to_jsonb(p) FROM people p WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
     )
     .bind(user_id)
     .bind(&ids[..])
-    .fetch_all(conn)
+    .fetch_all(&mut **tx)
     .await
 }
 
-/// Moves `merged` into `survivor` (see the module doc); `actor` is who asked.
+/// Moves `merged` into `survivor` (see the module doc); the transaction's actor is
+/// recorded as who asked.
 pub async fn merge(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    actor: Option<Uuid>,
+    tx: &mut TenantTx,
     survivor: Uuid,
     merged: Uuid,
     force: bool,
-) -> Result<MergeSummary, MergeError> {
+) -> DomainResult<MergeSummary> {
+    let user_id = tx.user_id();
     if survivor == merged {
-        return Err(MergeError::SamePerson);
+        return Err(DomainError::invalid(
+            "/other_id",
+            "a person cannot be merged into themselves",
+        ));
     }
-    let rows = people_rows(conn, user_id, [survivor, merged]).await?;
+    let rows = people_rows(tx, [survivor, merged]).await?;
     let before = |id| rows.iter().find(|r| r.0 == id).map(|r| r.1.clone());
     let (Some(survivor_before), Some(merged_before)) = (before(survivor), before(merged)) else {
-        return Err(MergeError::NotFound);
+        return Err(DomainError::NotFound);
     };
     if !force {
         let conflict: Option<String> = sqlx::query_scalar(
@@ -113,10 +108,15 @@ pub async fn merge(
         .bind(user_id)
         .bind(survivor)
         .bind(merged)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut **tx)
         .await?;
         if let Some(channel) = conflict {
-            return Err(MergeError::VerifiedConflict(channel));
+            return Err(DomainError::conflict_on(
+                "/force",
+                format!(
+                    "both people have a verified {channel} identity, so they are probably two humans; send \"force\": true to merge anyway"
+                ),
+            ));
         }
     }
 
@@ -136,7 +136,7 @@ pub async fn merge(
     .bind(user_id)
     .bind(survivor)
     .bind(merged)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     let dropped_members: Vec<Value> = sqlx::query_scalar(
         "DELETE FROM segment_members m USING segment_members s
@@ -147,19 +147,19 @@ pub async fn merge(
     .bind(user_id)
     .bind(survivor)
     .bind(merged)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     let insights: Vec<Value> = sqlx::query_scalar(
         "SELECT to_jsonb(i) FROM person_insights i WHERE user_id = $1 AND person_id = ANY($2)",
     )
     .bind(user_id)
     .bind(&[survivor, merged][..])
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     sqlx::query("DELETE FROM person_insights WHERE user_id = $1 AND person_id = $2")
         .bind(user_id)
         .bind(merged)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
     counts.insert("person_events_dropped".into(), json!(dropped_events.len()));
     counts.insert(
@@ -187,7 +187,7 @@ pub async fn merge(
         .bind(user_id)
         .bind(survivor)
         .bind(merged)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut **tx)
         .await?;
         counts.insert(table.into(), json!(ids.len()));
         moved.insert(table.into(), Value::Array(ids));
@@ -198,7 +198,7 @@ pub async fn merge(
     .bind(user_id)
     .bind(survivor)
     .bind(merged)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     counts.insert("segment_members".into(), json!(segments.len()));
     moved.insert("segment_members".into(), json!(segments));
@@ -212,37 +212,31 @@ pub async fn merge(
     .bind(user_id)
     .bind(survivor)
     .bind(merged)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     sqlx::query("DELETE FROM people WHERE user_id = $1 AND id = $2")
         .bind(user_id)
         .bind(merged)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
 
     let summary = record(
-        conn,
-        user_id,
+        tx,
         "merge",
         survivor,
         merged,
         None,
-        actor,
         Value::Object(moved),
         Value::Object(counts),
     )
     .await?;
-    insights::enqueue(conn, user_id, [survivor].into_iter(), &[]).await?;
+    insights::enqueue(tx, [survivor].into_iter(), &[]).await?;
     Ok(summary)
 }
 
 /// Undoes merge `merge_id` (see the module doc).
-pub async fn undo(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    actor: Option<Uuid>,
-    merge_id: Uuid,
-) -> Result<MergeSummary, MergeError> {
+pub async fn undo(tx: &mut TenantTx, merge_id: Uuid) -> DomainResult<MergeSummary> {
+    let user_id = tx.user_id();
     let found: Option<(Uuid, Uuid, Value, DateTime<Utc>, bool)> = sqlx::query_as(
         "SELECT survivor_id, merged_id, moved, created_at,
                 EXISTS (SELECT 1 FROM person_merges u WHERE u.user_id = $1 AND u.undoes = m.id)
@@ -251,19 +245,18 @@ pub async fn undo(
     )
     .bind(user_id)
     .bind(merge_id)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some((survivor, merged, moved, merged_at, undone)) = found else {
-        return Err(MergeError::NoSuchMerge);
+        return Err(DomainError::NotFound);
     };
     if undone {
-        return Err(MergeError::AlreadyUndone);
+        return Err(already_undone());
     }
-    if people_rows(conn, user_id, [survivor, survivor])
-        .await?
-        .is_empty()
-    {
-        return Err(MergeError::SurvivorGone(survivor));
+    if people_rows(tx, [survivor, survivor]).await?.is_empty() {
+        return Err(DomainError::conflict(format!(
+            "the survivor {survivor} no longer exists (erased, or merged into someone else since): undo the later merge first"
+        )));
     }
     let part = |k: &str| moved.get(k).cloned().unwrap_or(Value::Null);
     let mut counts = serde_json::Map::new();
@@ -271,7 +264,7 @@ pub async fn undo(
     // The merged person as they were, and the survivor's own fields.
     sqlx::query("INSERT INTO people SELECT * FROM jsonb_populate_record(NULL::people, $1)")
         .bind(part("merged_before"))
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
     // Only the fields the merge filled, and only while they still hold what it put
     // there: an edit of the survivor since the merge stays. updated_at goes back too
@@ -294,7 +287,7 @@ pub async fn undo(
     .bind(part("survivor_before"))
     .bind(part("merged_before"))
     .bind(merged_at)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
 
     for (table, id_type) in MOVED_BY_ID {
@@ -317,7 +310,7 @@ pub async fn undo(
             .bind(survivor)
             .bind(merged)
             .bind(part(table))
-            .execute(&mut *conn)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         counts.insert(table.into(), json!(n));
@@ -331,7 +324,7 @@ pub async fn undo(
     .bind(survivor)
     .bind(merged)
     .bind(part("segment_members"))
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     counts.insert("segment_members".into(), json!(n));
@@ -343,7 +336,7 @@ pub async fn undo(
             "INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"
         )))
         .bind(part(key))
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         counts.insert(key.into(), json!(n));
@@ -351,43 +344,40 @@ pub async fn undo(
     sqlx::query("DELETE FROM person_insights WHERE user_id = $1 AND person_id = ANY($2)")
         .bind(user_id)
         .bind(&[survivor, merged][..])
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
     sqlx::query(
         "INSERT INTO person_insights SELECT * FROM jsonb_populate_recordset(NULL::person_insights, $1)",
     )
     .bind(part("person_insights_before"))
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
 
     let summary = record(
-        conn,
-        user_id,
+        tx,
         "undo",
         survivor,
         merged,
         Some(merge_id),
-        actor,
         Value::Object(counts.clone()),
         Value::Object(counts),
     )
     .await?;
-    insights::enqueue(conn, user_id, [survivor, merged].into_iter(), &[]).await?;
+    insights::enqueue(tx, [survivor, merged].into_iter(), &[]).await?;
     Ok(summary)
 }
 
-#[expect(clippy::too_many_arguments, reason = "one column each")]
 async fn record(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     kind: &str,
     survivor: Uuid,
     merged: Uuid,
     undoes: Option<Uuid>,
-    actor: Option<Uuid>,
     moved: Value,
     counts: Value,
-) -> Result<MergeSummary, MergeError> {
+) -> DomainResult<MergeSummary> {
+    let user_id = tx.user_id();
+    let actor = tx.actor_id();
     let (id, created_at): (Uuid, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO person_merges (user_id, kind, survivor_id, merged_id, undoes, actor_id, moved)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at",
@@ -399,20 +389,18 @@ async fn record(
     .bind(undoes)
     .bind(actor)
     .bind(&moved)
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **tx)
     .await
     .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => MergeError::AlreadyUndone,
-        _ => MergeError::Db(e),
+        sqlx::Error::Database(d) if d.is_unique_violation() => already_undone(),
+        _ => DomainError::Db(e),
     })?;
     let event_type = if kind == "merge" {
         "person.merged"
     } else {
         "person.merge_undone"
     };
-    events::log(
-        conn,
-        user_id,
+    tx.log_event(
         "person",
         survivor,
         event_type,
@@ -433,11 +421,11 @@ async fn record(
 
 /// The merge records of the tenant (or naming one person), newest first.
 pub async fn list(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     person_id: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<MergeSummary>, sqlx::Error> {
+    let user_id = tx.user_id();
     sqlx::query_as(
         "SELECT id, kind, survivor_id, merged_id, undoes, actor_id,
                 (SELECT coalesce(jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) = 'array' THEN to_jsonb(jsonb_array_length(v)) ELSE v END), '{}')
@@ -450,6 +438,6 @@ pub async fn list(
     .bind(user_id)
     .bind(person_id)
     .bind(limit)
-    .fetch_all(conn)
+    .fetch_all(&mut **tx)
     .await
 }

@@ -16,9 +16,12 @@ pub mod insights;
 pub mod merge;
 pub mod model;
 pub mod outbound;
+pub mod references;
 pub mod rights;
+pub mod rules;
 pub mod store;
 pub mod suggest;
 pub mod timeline;
+pub mod tracking;
 
 pub use handle::{Channel, HandleError, normalize_handle};

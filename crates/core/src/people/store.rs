@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgConnection, Row};
+use sqlx::Row;
 use uuid::Uuid;
+
+use crate::db::tenant::TenantTx;
 
 use super::handle::Channel;
 
@@ -47,17 +49,17 @@ pub struct IdentityKey {
 /// ([`widen_seen`]). New keys are inserted in sorted order, so two batches creating
 /// the same handles never wait on each other in opposite orders.
 pub async fn resolve_identities(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     keys: &[(IdentityKey, DateTime<Utc>, DateTime<Utc>)],
 ) -> Result<HashMap<IdentityKey, Resolved>, sqlx::Error> {
+    let user_id = tx.user_id();
     let mut out = HashMap::with_capacity(keys.len());
     if keys.is_empty() {
         return Ok(out);
     }
     let mut sorted: Vec<&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> = keys.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    for row in find_identities(conn, user_id, &sorted).await? {
+    for row in find_identities(tx, &sorted).await? {
         take(&mut out, row, false)?;
     }
     let missing: Vec<&&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> =
@@ -69,7 +71,7 @@ pub async fn resolve_identities(
     sqlx::query("INSERT INTO people (user_id, id) SELECT $1, unnest($2::uuid[])")
         .bind(user_id)
         .bind(&person_ids)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
     // An identity left without a person (person_id is nullable in 000) is adopted.
     let created: Vec<IdentityRow> = sqlx::query_as(
@@ -85,7 +87,7 @@ pub async fn resolve_identities(
     .bind(missing.iter().map(|k| k.0.handle.as_str()).collect::<Vec<_>>())
     .bind(missing.iter().map(|k| k.1).collect::<Vec<_>>())
     .bind(missing.iter().map(|k| k.2).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     for row in created {
         take(&mut out, row, true)?;
@@ -102,14 +104,14 @@ pub async fn resolve_identities(
     sqlx::query("DELETE FROM people WHERE user_id = $1 AND id = ANY($2)")
         .bind(user_id)
         .bind(&orphans)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
     let lost: Vec<&(IdentityKey, DateTime<Utc>, DateTime<Utc>)> = missing
         .iter()
         .filter(|k| !out.contains_key(&k.0))
         .map(|k| **k)
         .collect();
-    for row in find_identities(conn, user_id, &lost).await? {
+    for row in find_identities(tx, &lost).await? {
         take(&mut out, row, false)?;
     }
     if out.len() == keys.len() {
@@ -152,10 +154,10 @@ fn take(
 /// The identities of `keys` that have a person (a plain read: no row is locked or
 /// written).
 async fn find_identities(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     keys: &[&(IdentityKey, DateTime<Utc>, DateTime<Utc>)],
 ) -> Result<Vec<IdentityRow>, sqlx::Error> {
+    let user_id = tx.user_id();
     sqlx::query_as(
         "SELECT i.channel, i.handle, i.person_id, i.id, i.first_seen_at, i.last_seen_at
            FROM unnest($2::text[], $3::text[]) AS k(c, h)
@@ -173,7 +175,7 @@ async fn find_identities(
     // gets a hash join and a handful an index probe each, instead of the cached
     // generic plan's probes for all
     .persistent(false)
-    .fetch_all(conn)
+    .fetch_all(&mut **tx)
     .await
 }
 
@@ -186,10 +188,10 @@ async fn find_identities(
 /// deadlock with a concurrent merge moving some of the same identities stays
 /// possible, rarely; it fails the job, which is retried.
 pub async fn widen_seen(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     seen: &[(i64, DateTime<Utc>, DateTime<Utc>)],
 ) -> Result<u64, sqlx::Error> {
+    let user_id = tx.user_id();
     if seen.is_empty() {
         return Ok(0);
     }
@@ -197,7 +199,7 @@ pub async fn widen_seen(
         "SELECT pg_advisory_xact_lock(hashtextextended('identities_seen:' || $1::text, 0))",
     )
     .bind(user_id)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     Ok(sqlx::query(
         "UPDATE identities i
@@ -210,7 +212,7 @@ pub async fn widen_seen(
     .bind(seen.iter().map(|s| s.0).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.1).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.2).collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut **tx)
     .await?
     .rows_affected())
 }
@@ -221,15 +223,12 @@ fn key_of(channel: &str, handle: String) -> Result<IdentityKey, sqlx::Error> {
 }
 
 /// Which of `ids` are people of this tenant.
-pub async fn existing_people(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    ids: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn existing_people(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let user_id = tx.user_id();
     sqlx::query_scalar("SELECT id FROM people WHERE user_id = $1 AND id = ANY($2)")
         .bind(user_id)
         .bind(ids)
-        .fetch_all(conn)
+        .fetch_all(&mut **tx)
         .await
 }
 
@@ -250,13 +249,13 @@ pub struct EventColumns {
 
 /// `n` fresh person_events ids, so each item of a batch knows its row before the
 /// insert says which rows were new.
-pub async fn next_event_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn next_event_ids(tx: &mut TenantTx, n: usize) -> Result<Vec<i64>, sqlx::Error> {
     // one array, not n rows: the protocol cost of 10,000 rows was most of this call
     sqlx::query_scalar(
         "SELECT array_agg(nextval('person_events_id_seq')) FROM generate_series(1, $1)",
     )
     .bind(n as i64)
-    .fetch_one(conn)
+    .fetch_one(&mut **tx)
     .await
     .map(|ids: Option<Vec<i64>>| ids.unwrap_or_default())
 }
@@ -279,26 +278,26 @@ pub const DEDUPE_INDEX: &str = "idx_person_events_dedupe";
 /// hold a repeat hits the dedupe index, rolls back to the savepoint and is inserted
 /// again with `ON CONFLICT DO NOTHING`. Must run inside a transaction.
 pub async fn insert_events(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     rows: &EventColumns,
 ) -> Result<Vec<i64>, sqlx::Error> {
+    let user_id = tx.user_id();
     sqlx::query("SAVEPOINT insert_events")
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
     let plain = bind_event_columns(sqlx::query(INSERT_EVENTS), user_id, rows)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await;
     match plain {
         Ok(_) => {
             sqlx::query("RELEASE SAVEPOINT insert_events")
-                .execute(&mut *conn)
+                .execute(&mut **tx)
                 .await?;
             Ok(rows.id.clone())
         }
         Err(sqlx::Error::Database(d)) if d.constraint() == Some(DEDUPE_INDEX) => {
             sqlx::query("ROLLBACK TO SAVEPOINT insert_events")
-                .execute(&mut *conn)
+                .execute(&mut **tx)
                 .await?;
             let sql = format!(
                 "{INSERT_EVENTS}
@@ -306,7 +305,7 @@ pub async fn insert_events(
                  DO NOTHING RETURNING id"
             );
             let rows = bind_event_columns(sqlx::query(sqlx::AssertSqlSafe(sql)), user_id, rows)
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut **tx)
                 .await?;
             rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()
         }
@@ -335,10 +334,10 @@ fn bind_event_columns<'q>(
 /// The stored ids of events by their dedupe key `(person, channel, event_type,
 /// platform_id)`.
 pub async fn find_events_by_key(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     keys: &[(Uuid, &str, &str, &str)],
 ) -> Result<Vec<(Uuid, String, String, String, i64)>, sqlx::Error> {
+    let user_id = tx.user_id();
     sqlx::query_as(
         "SELECT e.person_id, e.channel, e.event_type, e.platform_id, e.id
            FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS k(p, c, t, pl)
@@ -350,34 +349,35 @@ pub async fn find_events_by_key(
     .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.3).collect::<Vec<_>>())
-    .fetch_all(conn)
+    .fetch_all(&mut **tx)
     .await
 }
 
 /// A reply from the person on a channel answers every earlier message we sent them
-/// there: sets `replied_at` (once) to the first reply after each message.
+/// there: sets `replied_at` (once) to the first reply after each message. Returns
+/// the messages answered: `(id, person, replied_at)`.
 pub async fn mark_replied(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     replies: &[(Uuid, &str, DateTime<Utc>)],
-) -> Result<u64, sqlx::Error> {
+) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, sqlx::Error> {
+    let user_id = tx.user_id();
     if replies.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    Ok(sqlx::query(
+    sqlx::query_as(
         "WITH r AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS r(p, c, at))
          UPDATE outbound_messages m
             SET replied_at = (SELECT min(r.at) FROM r WHERE r.p = m.person_id AND r.c = m.channel AND r.at >= m.sent_at)
           WHERE m.user_id = $1 AND m.replied_at IS NULL AND m.person_id = ANY($2)
-            AND EXISTS (SELECT 1 FROM r WHERE r.p = m.person_id AND r.c = m.channel AND r.at >= m.sent_at)",
+            AND EXISTS (SELECT 1 FROM r WHERE r.p = m.person_id AND r.c = m.channel AND r.at >= m.sent_at)
+         RETURNING m.id, m.person_id, m.replied_at",
     )
     .bind(user_id)
     .bind(replies.iter().map(|r| r.0).collect::<Vec<_>>())
     .bind(replies.iter().map(|r| r.1).collect::<Vec<_>>())
     .bind(replies.iter().map(|r| r.2).collect::<Vec<_>>())
-    .execute(conn)
-    .await?
-    .rows_affected())
+    .fetch_all(&mut **tx)
+    .await
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::db::tenant::TenantTx;
 
 /// What made two people look alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
@@ -121,11 +122,11 @@ fn facts_sql() -> String {
 
 /// The best `limit` suggestions, highest score first (ties: the pair's ids).
 pub async fn suggestions(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     min_score: f64,
     limit: usize,
 ) -> Result<Vec<Suggestion>, sqlx::Error> {
+    let user_id = tx.user_id();
     let rows: Vec<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
         sqlx::AssertSqlSafe(format!(
             "WITH {facts},
@@ -145,7 +146,7 @@ pub async fn suggestions(
         )),
     )
     .bind(user_id)
-    .fetch_all(conn)
+    .fetch_all(&mut **tx)
     .await?;
     let mut pairs: BTreeMap<(Uuid, Uuid), Vec<Evidence>> = BTreeMap::new();
     for (a, b, kind, value, src_a, src_b) in rows {

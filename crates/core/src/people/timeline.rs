@@ -7,8 +7,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::db::tenant::TenantTx;
 
 /// What to show.
 #[derive(Debug, Clone, Default)]
@@ -80,11 +81,11 @@ pub fn page_sql(filter: &TimelineFilter) -> String {
 
 /// A page of `person_id`'s timeline, newest first.
 pub async fn page(
-    conn: &mut PgConnection,
-    user_id: Uuid,
+    tx: &mut TenantTx,
     person_id: Uuid,
     filter: &TimelineFilter,
 ) -> Result<Vec<TimelineEvent>, sqlx::Error> {
+    let user_id = tx.user_id();
     let sql = page_sql(filter);
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
@@ -104,7 +105,7 @@ pub async fn page(
     if let Some((t, i)) = filter.after {
         q = q.bind(t).bind(i);
     }
-    q.bind(filter.limit).fetch_all(conn).await
+    q.bind(filter.limit).fetch_all(&mut **tx).await
 }
 
 #[cfg(test)]

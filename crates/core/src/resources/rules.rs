@@ -1,74 +1,34 @@
 //! Row rules a domain owns, applied by the generic resources before a create or
-//! patch is stored (after the type checks of [`super::validate`]). A domain whose
-//! rows need more than a row — merging, ingestion — has its own endpoints instead.
-//!
-//! - `identities`: `handle` is normalised for its `channel` (`people::handle`), so the
-//!   unique key holds on who the handle is; an identity belongs to a person.
-//! - `people`: `primary_email` is stored trimmed and lower-cased.
+//! patch is stored (after the type checks of [`super::validate`]). The generic layer
+//! knows no domain: each domain hands its rules over through its registration
+//! (`everreach_api::domain::Domain::table_rules`), and [`super::Resources::with_rules`]
+//! receives every registered domain's. A domain whose rows need more than a row —
+//! merging, ingestion — takes the generic operation over or refuses it instead.
 
 use serde_json::{Map, Value};
 
 use super::validate::{Mode, Problems};
-use crate::people::handle::{Channel, normalize_handle};
 
-/// Applies `table`'s rules to `body` in place; the problems, if any.
-pub fn apply(table: &str, body: &mut Map<String, Value>, mode: Mode) -> Problems {
-    match table {
-        "identities" => identity(body, mode),
-        "people" => {
-            if let Some(Value::String(email)) = body.get_mut("primary_email") {
-                *email = email.trim().to_lowercase();
-            }
-            Vec::new()
-        }
-        _ => Vec::new(),
-    }
+/// One table's rule: checks and normalises a create or patch body in place and
+/// returns every problem found.
+#[derive(Debug, Clone, Copy)]
+pub struct TableRule {
+    pub table: &'static str,
+    pub apply: fn(&mut Map<String, Value>, Mode) -> Problems,
 }
 
-fn identity(body: &mut Map<String, Value>, mode: Mode) -> Problems {
-    let mut problems = Vec::new();
-    if mode == Mode::Create && !matches!(body.get("person_id"), Some(Value::String(_))) {
-        problems.push((
-            "/person_id".into(),
-            "an identity belongs to a person: give person_id (ingesting an event for a new handle creates both)".into(),
-        ));
-    }
-    if mode == Mode::Patch && body.get("person_id").is_some_and(Value::is_null) {
-        problems.push((
-            "/person_id".into(),
-            "cannot be removed: an identity belongs to a person".into(),
-        ));
-    }
-    let channel = body
-        .get("channel")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let handle = body
-        .get("handle")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    match (channel, handle) {
-        (Some(c), Some(h)) => match Channel::parse(&c) {
-            Err(e) => problems.push(("/channel".into(), e.to_string())),
-            Ok(channel) => match normalize_handle(channel, &h) {
-                Ok(normal) => {
-                    body.insert("channel".into(), Value::String(channel.as_str().into()));
-                    body.insert("handle".into(), Value::String(normal));
-                }
-                Err(e) => problems.push(("/handle".into(), e.to_string())),
-            },
-        },
-        (None, Some(_)) | (Some(_), None) if mode == Mode::Patch => problems.push((
-            "/handle".into(),
-            "change channel and handle together, so the handle is normalised for its channel"
-                .into(),
-        )),
-        (None, _) if mode == Mode::Create => {
-            problems.push(("/channel".into(), "is required".into()))
-        }
-        _ => {}
-    }
-    problems
+/// Applies every rule for `table` to `body` in place; the problems, if any.
+pub fn apply(
+    rules: &[TableRule],
+    table: &str,
+    body: &mut Map<String, Value>,
+    mode: Mode,
+) -> Problems {
+    rules
+        .iter()
+        .filter(|r| r.table == table)
+        .flat_map(|r| (r.apply)(body, mode))
+        .collect()
 }
 
 #[cfg(test)]
@@ -77,32 +37,21 @@ mod tests {
 
     use super::*;
 
-    fn body(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn shout(body: &mut Map<String, Value>, _: Mode) -> Problems {
+        body.insert("name".into(), json!("LOUD"));
+        vec![("/name".into(), "was changed".into())]
     }
 
     #[test]
-    fn identity_handles_are_normalised_and_need_a_person() {
-        let mut b = body(json!({"person_id": "p", "channel": "X", "handle": "@Ada"}));
-        assert!(apply("identities", &mut b, Mode::Create).is_empty());
-        assert_eq!(b["channel"], "twitter");
-        assert_eq!(b["handle"], "ada");
-        let mut b = body(json!({"channel": "instagram", "handle": " @ "}));
-        let fields: Vec<String> = apply("identities", &mut b, Mode::Create)
-            .into_iter()
-            .map(|p| p.0)
-            .collect();
-        assert_eq!(fields, ["/person_id", "/handle"]);
-        let mut b = body(json!({"handle": "ada"}));
-        assert_eq!(apply("identities", &mut b, Mode::Patch)[0].0, "/handle");
-        let mut b = body(json!({"is_verified": true}));
-        assert!(apply("identities", &mut b, Mode::Patch).is_empty());
-    }
-
-    #[test]
-    fn primary_emails_are_lower_cased() {
-        let mut b = body(json!({"primary_email": " Ada@Example.COM "}));
-        assert!(apply("people", &mut b, Mode::Create).is_empty());
-        assert_eq!(b["primary_email"], "ada@example.com");
+    fn only_the_tables_rules_apply() {
+        let rules = [TableRule {
+            table: "people",
+            apply: shout,
+        }];
+        let mut body = Map::new();
+        assert!(apply(&rules, "identities", &mut body, Mode::Create).is_empty());
+        assert!(body.is_empty());
+        assert_eq!(apply(&rules, "people", &mut body, Mode::Patch).len(), 1);
+        assert_eq!(body["name"], "LOUD");
     }
 }

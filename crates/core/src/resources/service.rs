@@ -14,8 +14,8 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::catalog::{Catalog, ColumnType, Resource};
-use super::rules;
-use super::validate::{self, Mode, Problems};
+use super::rules::{self, TableRule};
+use super::validate::{self, Mode};
 use crate::audit;
 use crate::db::tenant;
 use crate::secrets::Keyring;
@@ -25,29 +25,9 @@ use crate::secrets::columns::SECRET_COLUMNS;
 pub const MAX_LIMIT: u32 = 500;
 pub const DEFAULT_LIMIT: u32 = 50;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ResourceError {
-    #[error("the input is invalid")]
-    Invalid(Problems),
-    #[error("not found")]
-    NotFound,
-    #[error("{detail}")]
-    Conflict {
-        field: Option<String>,
-        detail: String,
-    },
-    /// A rule of the data refused the change (e.g. a published post cannot be deleted).
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-impl ResourceError {
-    fn invalid(field: &str, message: &str) -> ResourceError {
-        ResourceError::Invalid(vec![(field.to_string(), message.to_string())])
-    }
-}
+/// The generic layer's errors are the domain error: a rule that refuses a change
+/// in the row's current state is a conflict.
+pub type ResourceError = crate::DomainError;
 
 #[derive(Debug, Clone)]
 pub struct ListPage {
@@ -60,6 +40,8 @@ pub struct Resources {
     pool: PgPool,
     catalog: Arc<Catalog>,
     keyring: Arc<Keyring>,
+    /// Row rules the domains hand over ([`TableRule`]), applied before a write.
+    rules: Arc<[TableRule]>,
 }
 
 fn quote(ident: &str) -> String {
@@ -72,7 +54,14 @@ impl Resources {
             pool,
             catalog,
             keyring,
+            rules: Arc::new([]),
         }
+    }
+
+    /// The same, applying `rules` (every registered domain's) to creates and patches.
+    pub fn with_rules(mut self, rules: impl IntoIterator<Item = TableRule>) -> Resources {
+        self.rules = rules.into_iter().collect();
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -269,7 +258,7 @@ impl Resources {
     ) -> Result<Value, ResourceError> {
         let mut problems = validate::check(r, &body, Mode::Create);
         if problems.is_empty() {
-            problems = rules::apply(r.table, &mut body, Mode::Create);
+            problems = rules::apply(&self.rules, r.table, &mut body, Mode::Create);
         }
         if !problems.is_empty() {
             return Err(ResourceError::Invalid(problems));
@@ -316,7 +305,7 @@ impl Resources {
         let key = Self::parse_id(r, id)?;
         let mut problems = validate::check(r, &body, Mode::Patch);
         if problems.is_empty() {
-            problems = rules::apply(r.table, &mut body, Mode::Patch);
+            problems = rules::apply(&self.rules, r.table, &mut body, Mode::Patch);
         }
         if !problems.is_empty() {
             return Err(ResourceError::Invalid(problems));
@@ -344,7 +333,7 @@ impl Resources {
             .await
             .map_err(|e| self.db_error(r, e))?;
         let Some((full, shown)) = updated else {
-            return Err(ResourceError::Refused(format!(
+            return Err(ResourceError::conflict(format!(
                 "this {} cannot be changed in its current state",
                 singular(r)
             )));
@@ -378,7 +367,7 @@ impl Resources {
             .await
             .map_err(|e| self.db_error(r, e))?;
         if done.rows_affected() == 0 {
-            return Err(ResourceError::Refused(format!(
+            return Err(ResourceError::conflict(format!(
                 "this {} cannot be deleted in its current state",
                 singular(r)
             )));
@@ -446,12 +435,12 @@ impl Resources {
             ),
             Some("23514") | Some("23502") => ResourceError::invalid(
                 field.as_deref().unwrap_or("/"),
-                &format!("is not allowed: {}", d.message()),
+                format!("is not allowed: {}", d.message()),
             ),
             Some(code) if code.starts_with("22") => {
-                ResourceError::invalid(field.as_deref().unwrap_or("/"), &short(d.message()))
+                ResourceError::invalid(field.as_deref().unwrap_or("/"), short(d.message()))
             }
-            Some("42501") => ResourceError::Refused("this change is not allowed".into()),
+            Some("42501") => ResourceError::conflict("this change is not allowed"),
             _ => e.into(),
         }
     }

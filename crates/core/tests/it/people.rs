@@ -1,25 +1,19 @@
 //! Identity resolution on real PostgreSQL: one person per (channel, handle), even
 //! when many writers see the same new handle at once.
 
-use everreach_core::db::tenant;
+use everreach_core::db::tenant::{self, TenantTx};
 use everreach_core::people::store::{IdentityKey, Resolved, resolve_identities};
 use everreach_core::people::{Channel, normalize_handle};
 use everreach_testkit::TestDb;
-use sqlx::PgConnection;
 
 /// One identity through the batch resolver.
-async fn resolve_one(
-    conn: &mut PgConnection,
-    user: uuid::Uuid,
-    channel: Channel,
-    handle: &str,
-) -> Resolved {
+async fn resolve_one(tx: &mut TenantTx, channel: Channel, handle: &str) -> Resolved {
     let key = IdentityKey {
         channel,
         handle: handle.to_string(),
     };
     let now = chrono::Utc::now();
-    resolve_identities(conn, user, &[(key.clone(), now, now)])
+    resolve_identities(tx, &[(key.clone(), now, now)])
         .await
         .unwrap()[&key]
 }
@@ -34,7 +28,7 @@ async fn concurrent_ingestion_of_one_new_handle_creates_one_person() {
         let (pool, handle) = (db.app.clone(), handle.clone());
         writers.push(tokio::spawn(async move {
             let mut tx = tenant::begin(&pool, alice).await.unwrap();
-            let resolved = resolve_one(&mut tx, alice, Channel::Instagram, &handle).await;
+            let resolved = resolve_one(&mut tx, Channel::Instagram, &handle).await;
             // Hold the transaction a moment so the writers overlap.
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             tx.commit().await.unwrap();
@@ -72,12 +66,12 @@ async fn the_same_handle_of_two_tenants_is_two_people() {
     let mut resolved = Vec::new();
     for user in [alice, bob] {
         let mut tx = tenant::begin(&db.app, user).await.unwrap();
-        resolved.push(resolve_one(&mut tx, user, Channel::Email, "grace@navy.mil").await);
+        resolved.push(resolve_one(&mut tx, Channel::Email, "grace@navy.mil").await);
         tx.commit().await.unwrap();
     }
     assert_ne!(resolved[0].person_id, resolved[1].person_id);
     let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-    let again = resolve_one(&mut tx, alice, Channel::Email, "grace@navy.mil").await;
+    let again = resolve_one(&mut tx, Channel::Email, "grace@navy.mil").await;
     assert_eq!(again.person_id, resolved[0].person_id);
     assert!(!again.created);
 }
@@ -89,7 +83,7 @@ mod graph {
     use everreach_core::db::tenant;
     use everreach_core::people::model::EventInput;
     use everreach_core::people::timeline::{TimelineFilter, page_sql};
-    use everreach_core::people::{ingest, insights, merge, rights};
+    use everreach_core::people::{Channel, ingest, insights, merge};
     use everreach_testkit::TestDb;
     use serde_json::{Value, json};
     use sqlx::PgPool;
@@ -209,9 +203,7 @@ mod graph {
         let (_, on_a_before, _) = on_a(&db.app, alice, a, b).await;
 
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        let done = merge::merge(&mut tx, alice, Some(alice), a, b, false)
-            .await
-            .unwrap();
+        let done = merge::merge(&mut tx, a, b, false).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(done.counts["identities"], 1);
         assert_eq!(done.counts["person_events"], 1);
@@ -242,18 +234,16 @@ mod graph {
         drop(tx);
 
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        merge::undo(&mut tx, alice, Some(alice), done.id)
-            .await
-            .unwrap();
+        merge::undo(&mut tx, done.id).await.unwrap();
         tx.commit().await.unwrap();
         let after = state(&db.app, alice).await;
         for table in STATE_TABLES {
             assert_eq!(after[table], before[table], "{table} is back as it was");
         }
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
-        let again = merge::undo(&mut tx, alice, Some(alice), done.id).await;
+        let again = merge::undo(&mut tx, done.id).await;
         assert!(
-            matches!(again, Err(merge::MergeError::AlreadyUndone)),
+            matches!(&again, Err(everreach_core::DomainError::Conflict { detail, .. }) if detail.contains("already undone")),
             "{again:?}"
         );
     }
@@ -267,9 +257,7 @@ mod graph {
         // The merge of B into A holds its locks while a batch about bob reads bob's
         // identity (still B's, to it) and waits on B's row to check its foreign key.
         let mut merging = tenant::begin(&db.app, alice).await.unwrap();
-        merge::merge(&mut merging, alice, Some(alice), a, b, false)
-            .await
-            .unwrap();
+        merge::merge(&mut merging, a, b, false).await.unwrap();
         let pool = db.app.clone();
         let batch = tokio::spawn(async move {
             ingest_as(&pool, alice, vec![json!({"identity": {"channel": "instagram", "handle": "bob"}, "event_type": "liked", "platform_id": "3"})]).await
@@ -403,9 +391,7 @@ mod graph {
         .await[0];
         let mut tx = tenant::begin(&db.app, alice).await.unwrap();
         assert_eq!(
-            insights::recompute_many(&mut tx, alice, &[person])
-                .await
-                .unwrap(),
+            insights::recompute_many(&mut tx, &[person]).await.unwrap(),
             1
         );
         let (state, prefs, last, warmth): (String, Value, chrono::DateTime<Utc>, f64) = sqlx::query_as(
@@ -441,7 +427,7 @@ mod graph {
             "their three events, by UTC weekday and month"
         );
         assert_eq!(
-            insights::recompute_many(&mut tx, alice, &[Uuid::new_v4()])
+            insights::recompute_many(&mut tx, &[Uuid::new_v4()])
                 .await
                 .unwrap(),
             0,
@@ -454,7 +440,7 @@ mod graph {
                 .fetch_one(&mut *tx)
                 .await
                 .unwrap();
-        let n = insights::recompute_many(&mut tx, alice, &[quiet, Uuid::new_v4(), person])
+        let n = insights::recompute_many(&mut tx, &[quiet, Uuid::new_v4(), person])
             .await
             .unwrap();
         assert_eq!(n, 2);
@@ -564,24 +550,94 @@ mod graph {
     }
 
     #[tokio::test]
-    async fn every_table_naming_a_person_is_in_the_export_and_erase_list() {
+    async fn every_foreign_key_to_a_person_is_merged_and_erased() {
+        use everreach_core::people::references::{in_catalog, uncovered};
         let db = TestDb::new().await;
-        let with_person: Vec<String> = sqlx::query_scalar(
-            "SELECT c.table_name::text FROM information_schema.columns c
-               JOIN information_schema.tables t USING (table_schema, table_name)
-              WHERE c.column_name = 'person_id' AND c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-                AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid WHERE k.relname = c.table_name)",
+        let mut conn = db.admin.acquire().await.unwrap();
+        let refs = in_catalog(&mut conn).await.unwrap();
+        let names: Vec<String> = refs
+            .iter()
+            .map(|r| format!("{}.{}", r.table, r.column))
+            .collect();
+        for known in [
+            "identities.person_id",
+            "contacts.person_id",
+            "instagram_messages.contact_id",
+            "email_interactions.contact_id",
+        ] {
+            assert!(names.contains(&known.to_string()), "{known} in {names:?}");
+        }
+        assert_eq!(uncovered(&refs), Vec::<String>::new());
+
+        // A table that names a person and a mail contact, handled by neither list.
+        sqlx::query(
+            "CREATE TABLE person_notes (user_id uuid NOT NULL, id uuid NOT NULL, person_id uuid, contact_id uuid,
+                 PRIMARY KEY (user_id, id),
+                 FOREIGN KEY (user_id, person_id) REFERENCES people (user_id, id),
+                 FOREIGN KEY (user_id, contact_id) REFERENCES contacts (user_id, id))",
         )
-        .fetch_all(&db.admin)
+        .execute(&mut *conn)
         .await
         .unwrap();
-        assert!(with_person.len() >= 7, "{with_person:?}");
-        for table in with_person {
-            assert!(
-                rights::PARTS.iter().any(|(t, _)| *t == table),
-                "{table} has a person_id but is not in people::rights::PARTS"
-            );
-        }
+        let missing = uncovered(&in_catalog(&mut conn).await.unwrap());
+        assert_eq!(missing.len(), 3, "{missing:#?}");
+        assert!(
+            missing[0]
+                .starts_with("person_notes.contact_id → contacts: not in people::rights::PARTS")
+        );
+        assert!(
+            missing[1].starts_with("person_notes.person_id → people: not in people::rights::PARTS")
+        );
+        assert!(
+            missing[2]
+                .starts_with("person_notes.person_id → people: not in people::merge::HANDLED")
+        );
+    }
+
+    #[tokio::test]
+    async fn merge_records_are_beyond_the_app_role_and_erasure_waits_for_the_person() {
+        let db = TestDb::new().await;
+        let alice = db.create_user("alice@example.com").await;
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let a = super::resolve_one(&mut tx, Channel::Instagram, "ada")
+            .await
+            .person_id;
+        let b = super::resolve_one(&mut tx, Channel::Instagram, "ada2")
+            .await
+            .person_id;
+        everreach_core::people::merge::merge(&mut tx, a, b, false)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let refused = sqlx::query("DELETE FROM person_merges")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused
+                .as_database_error()
+                .and_then(|d| d.code())
+                .as_deref(),
+            Some("42501"),
+            "{refused}"
+        );
+        tx.rollback().await.unwrap();
+
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        let refused = sqlx::query("SELECT * FROM erase_person_audit($1, '{}')")
+            .bind(vec![a, b])
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("still exists"), "{refused}");
+        tx.rollback().await.unwrap();
+        let records: i64 = sqlx::query_scalar("SELECT count(*) FROM person_merges")
+            .fetch_one(&db.admin)
+            .await
+            .unwrap();
+        assert_eq!(records, 1);
     }
 
     #[tokio::test]
