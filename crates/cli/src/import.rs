@@ -6,9 +6,8 @@
 //! run that stops half-way can simply be run again), with a progress bar on stderr.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -17,6 +16,8 @@ use everreach_core::db::{Database, DbTarget, tenant};
 use everreach_core::people::ingest;
 use everreach_core::people::model::{EventInput, MAX_BATCH, NewEvent, Subject, check_event};
 use uuid::Uuid;
+
+use crate::progress::Progress;
 
 /// At most this many problems are printed (all are counted).
 const SHOWN_PROBLEMS: usize = 50;
@@ -136,7 +137,7 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     }
 
     // Pass 2: store, a batch per transaction.
-    let mut progress = Progress::new(total);
+    let mut progress = Progress::new(total as u64, "events");
     let (mut created, mut duplicates, mut people) = (0usize, 0usize, 0usize);
     let mut batch: Vec<NewEvent> = Vec::with_capacity(opts.batch);
     let mut flush = async |batch: &mut Vec<NewEvent>| -> anyhow::Result<()> {
@@ -144,7 +145,7 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
         created += outcome.created;
         duplicates += outcome.duplicates;
         people += outcome.people_created;
-        progress.advance(batch.len());
+        progress.inc(batch.len() as u64);
         batch.clear();
         Ok(())
     };
@@ -167,7 +168,7 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     if !batch.is_empty() {
         flush(&mut batch).await?;
     }
-    let seconds = progress.finish();
+    let seconds = progress.finish().as_secs_f64();
     eprintln!(
         "everreach: imported {total} events from {name} in {seconds:.1} s: {created} stored, {duplicates} duplicates skipped, {people} new people"
     );
@@ -177,63 +178,4 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// A progress bar on stderr: redrawn in place on a terminal, a line per tenth
-/// otherwise (logs).
-struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    tty: bool,
-    last_tenth: usize,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        Progress {
-            total,
-            done: 0,
-            started: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
-            last_tenth: 0,
-        }
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.done += n;
-        let elapsed = self.started.elapsed().as_secs_f64().max(1e-6);
-        let rate = self.done as f64 / elapsed;
-        let share = (self.done as f64 / self.total.max(1) as f64).min(1.0);
-        let eta = self.total.saturating_sub(self.done) as f64 / rate.max(1e-6);
-        let line = format!(
-            "{:>5.1}% {}/{} events · {:.0}/s · ETA {:.0} s",
-            share * 100.0,
-            self.done,
-            self.total,
-            rate,
-            eta
-        );
-        if self.tty {
-            let width = 30;
-            let filled = (share * width as f64) as usize;
-            let bar = format!(
-                "{}{}",
-                "#".repeat(filled.min(width)),
-                ".".repeat(width.saturating_sub(filled))
-            );
-            eprint!("\r[{bar}] {line}");
-            let _ = std::io::stderr().flush();
-        } else if share * 10.0 >= (self.last_tenth + 1) as f64 {
-            self.last_tenth = (share * 10.0) as usize;
-            eprintln!("everreach: {line}");
-        }
-    }
-
-    fn finish(&self) -> f64 {
-        if self.tty {
-            eprintln!();
-        }
-        self.started.elapsed().as_secs_f64()
-    }
 }

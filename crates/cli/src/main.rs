@@ -8,6 +8,7 @@ mod commands;
 mod database;
 mod import;
 mod jobs;
+mod progress;
 mod users;
 
 use std::process::ExitCode;

@@ -1,15 +1,26 @@
 //! Cron expressions (the classic five fields: minute, hour, day of month, month,
-//! day of week) and their next firing time in a time zone.
+//! day of week) and their next firing time in a time zone, through the `croner`
+//! crate: croner parses and searches; this module holds it to classic cron and to
+//! our daylight-saving rule, and says which field is wrong.
 //!
-//! Fields take `*`, numbers, ranges `a-b`, steps `*/n` and `a-b/n`, and lists of
-//! those; months and weekdays also take their English three-letter names, and
-//! weekday 7 is Sunday like 0. As in Vixie cron, when both day fields are
-//! restricted a day matches if either does. Times are matched on the wall clock of
-//! the schedule's zone: a slot inside a spring-forward gap does not happen, a slot
-//! in an autumn repeat happens once (its first occurrence).
+//! Fields take `*`, numbers, ranges `a-b`, steps `*/n`, `a-b/n` and `a/n` (from `a`
+//! on), and lists of those; months and weekdays also take their English
+//! three-letter names, and weekday 7 is Sunday like 0. As in Vixie cron, when both
+//! day fields are restricted a day matches if either does. croner's extensions — a
+//! seconds or year field, `L`, `W`, `#`, `?`, `@daily` and the like, `+` before the
+//! day of week — are refused.
+//!
+//! Times are matched on the wall clock of the schedule's zone. A slot inside a
+//! spring-forward gap does not happen (croner would run a fixed-time slot at the end
+//! of the gap; we skip it). In an autumn repeat, a fixed time (one minute of one
+//! hour, e.g. `30 2 * * *`) happens once, at its first occurrence; an interval
+//! schedule (a `*`, range, step or list in the minute or hour, e.g. `*/15 * * * *`
+//! or `0 * * * *`) fires in both passes of the repeated hour, keeping its pace in
+//! real time (croner's rule, the one of the Open Cron Pattern Specification).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use croner::parser::{CronParser, Seconds, Year};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cron expression {expr:?}: {why}")]
@@ -20,13 +31,9 @@ pub struct CronError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cron {
-    minutes: u64,
-    hours: u64,
-    days: u64,
-    months: u64,
-    weekdays: u64,
-    days_restricted: bool,
-    weekdays_restricted: bool,
+    cron: croner::Cron,
+    /// No slot ever: see [`never`].
+    never: bool,
     expr: String,
 }
 
@@ -34,6 +41,24 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
 const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// Each field: its name, its values, the names it takes.
+const FIELDS: [(&str, &str, &[&str]); 5] = [
+    ("minute", "0-59", &[]),
+    ("hour", "0-23", &[]),
+    ("day of month", "1-31", &[]),
+    ("month", "1-12 or jan-dec", &MONTHS),
+    ("day of week", "0-7 or sun-sat", &WEEKDAYS),
+];
+
+/// croner set to five fields: no seconds, no year; `a/n` taken as before croner.
+fn parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .sloppy_ranges(true)
+        .build()
+}
 
 impl Cron {
     pub fn parse(expr: &str) -> Result<Cron, CronError> {
@@ -48,25 +73,15 @@ impl Cron {
                 fields.len()
             )));
         }
-        let field = |i: usize, name: &str, min: u32, max: u32, names: &[&str]| {
-            parse_field(fields[i], min, max, names).map_err(|why| err(format!("{name} {why}")))
-        };
-        let minutes = field(0, "minute", 0, 59, &[])?;
-        let hours = field(1, "hour", 0, 23, &[])?;
-        let days = field(2, "day of month", 1, 31, &[])?;
-        let months = field(3, "month", 1, 12, &MONTHS)?;
-        let mut weekdays = field(4, "day of week", 0, 7, &WEEKDAYS)?;
-        if weekdays & (1 << 7) != 0 {
-            weekdays = (weekdays | 1) & !(1 << 7);
+        for (text, (name, _, names)) in fields.iter().zip(FIELDS) {
+            classic(text, names).map_err(|why| err(format!("{name} {text:?}: {why}")))?;
         }
+        let cron = parser()
+            .parse(expr)
+            .map_err(|e| err(explain(&fields, &e)))?;
         Ok(Cron {
-            minutes,
-            hours,
-            days,
-            months,
-            weekdays,
-            days_restricted: fields[2] != "*",
-            weekdays_restricted: fields[4] != "*",
+            never: never(&cron),
+            cron,
             expr: expr.to_string(),
         })
     }
@@ -75,128 +90,157 @@ impl Cron {
         &self.expr
     }
 
-    fn day_matches(&self, date: NaiveDate) -> bool {
-        let dom = self.days & (1 << date.day()) != 0;
-        let dow = self.weekdays & (1 << date.weekday().num_days_from_sunday()) != 0;
-        match (self.days_restricted, self.weekdays_restricted) {
-            (true, true) => dom || dow,
-            (true, false) => dom,
-            (false, true) => dow,
-            (false, false) => true,
-        }
-    }
-
-    /// The first slot strictly after `after`, in zone `tz`; None if none within ~5 years
+    /// The first slot strictly after `after`, in zone `tz`; None if it never comes
     /// (e.g. "0 0 31 2 *").
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        let local = after.with_timezone(&tz).naive_local();
-        let mut t = (local + Duration::minutes(1))
-            .with_second(0)?
-            .with_nanosecond(0)?;
-        let limit = local + Duration::days(366 * 5);
-        while t <= limit {
-            if self.months & (1 << t.month()) == 0 {
-                t = first_of_next_month(t)?;
-                continue;
-            }
-            if !self.day_matches(t.date()) {
-                t = (t.date() + Duration::days(1)).and_hms_opt(0, 0, 0)?;
-                continue;
-            }
-            if self.hours & (1 << t.hour()) == 0 {
-                t = t.with_minute(0)? + Duration::hours(1);
-                continue;
-            }
-            if self.minutes & (1 << t.minute()) == 0 {
-                t += Duration::minutes(1);
-                continue;
-            }
-            // A wall-clock time that the zone skips (spring forward) never happens.
-            if let Some(at) = tz.from_local_datetime(&t).earliest() {
-                let at = at.with_timezone(&Utc);
-                if at > after {
-                    return Some(at);
-                }
-            }
-            t += Duration::minutes(1);
+        if self.never {
+            return None;
         }
-        None
+        let mut from = after.with_timezone(&tz);
+        loop {
+            let at = self.cron.find_next_occurrence(&from, false).ok()?;
+            if self.on_the_clock(&at) {
+                return Some(at.with_timezone(&Utc));
+            }
+            from = at;
+        }
     }
 
     /// The latest slot at or before `now` and after `since` (the last one fired), if any.
     pub fn due(&self, since: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        let mut slot = self.next_after(since, tz)?;
-        if slot > now {
+        let first = self.next_after(since, tz)?;
+        if first > now {
             return None;
         }
-        while let Some(next) = self.next_after(slot, tz) {
-            if next > now {
-                break;
+        // The latest slot: croner searches back from `now` (and `first` is one).
+        let mut from = now.with_timezone(&tz);
+        let mut inclusive = true;
+        let latest = loop {
+            let Ok(at) = self.cron.find_previous_occurrence(&from, inclusive) else {
+                break first;
+            };
+            if self.on_the_clock(&at) {
+                break at.with_timezone(&Utc);
             }
-            slot = next;
-        }
-        Some(slot)
+            (from, inclusive) = (at, false);
+        };
+        Some(latest.max(first))
+    }
+
+    /// Whether croner's answer shows on the wall clock as the expression says: not
+    /// so for a fixed-time slot of a spring-forward gap that croner moved to the end
+    /// of the gap, which we skip.
+    fn on_the_clock(&self, at: &DateTime<Tz>) -> bool {
+        self.cron.is_time_matching(at).unwrap_or(false)
     }
 }
 
-fn first_of_next_month(t: NaiveDateTime) -> Option<NaiveDateTime> {
-    let (y, m) = if t.month() == 12 {
-        (t.year() + 1, 1)
-    } else {
-        (t.year(), t.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)
+/// Refuses in one field what croner takes beyond classic cron: `?`, `L`, `W`, `#`,
+/// `+`, `@`…, a step without a start or with a name, an empty list item, and a name
+/// outside its field (croner would read "jan" as 1 in any field).
+fn classic(text: &str, names: &[&str]) -> Result<(), String> {
+    for item in text.split(',') {
+        if item.is_empty() || item.starts_with('/') {
+            return Err(format!(
+                "list item {item:?} is incomplete; give e.g. 5, 1-5, */15, 1-30/5"
+            ));
+        }
+        if let Some(c) = item
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && !"*-/".contains(*c))
+        {
+            return Err(format!(
+                "{c:?} is not classic cron (numbers, names, *, a-b, /n, lists with ,)"
+            ));
+        }
+        if let Some((_, step)) = item.split_once('/')
+            && !step.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(format!("step {step:?} is not a number"));
+        }
+        for word in item
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+        {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(word)) {
+                return Err(if names.is_empty() {
+                    format!("{word:?} is not a number")
+                } else {
+                    format!("{word:?} is not a number nor one of {}", names.join(" "))
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
-fn parse_field(text: &str, min: u32, max: u32, names: &[&str]) -> Result<u64, String> {
-    let value = |v: &str| -> Result<u32, String> {
-        let lower = v.to_ascii_lowercase();
-        if let Some(i) = names.iter().position(|n| *n == lower) {
-            return Ok(i as u32 + if min == 1 { 1 } else { 0 });
+/// croner's reason, with the field it is about: the first field that croner refuses
+/// on its own (the others `*`).
+fn explain(fields: &[&str], whole: &croner::errors::CronError) -> String {
+    for (i, (name, values, names)) in FIELDS.iter().enumerate() {
+        let alone: Vec<&str> = (0..fields.len())
+            .map(|j| if j == i { fields[j] } else { "*" })
+            .collect();
+        if let Err(e) = parser().parse(&alone.join(" ")) {
+            let why = match backwards(fields[i], names) {
+                Some((a, b)) => format!("range {a}-{b} runs backwards"),
+                None => reason(&e),
+            };
+            return format!("{name} {:?}: {why}; {name} values are {values}", fields[i]);
         }
-        let n: u32 = v.parse().map_err(|_| format!("{v:?} is not a number"))?;
-        if n < min || n > max {
-            return Err(format!("{n} is outside {min}-{max}"));
-        }
-        Ok(n)
+    }
+    reason(whole)
+}
+
+/// croner's message, without its prefix and full stop: "number out of bounds".
+fn reason(e: &croner::errors::CronError) -> String {
+    use croner::errors::CronError as E;
+    let text = match e {
+        E::InvalidPattern(m) | E::IllegalCharacters(m) | E::ComponentError(m) => m.clone(),
+        other => other.to_string(),
     };
-    let mut bits = 0u64;
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => {
-                let step: u32 = s
-                    .parse()
-                    .map_err(|_| format!("step {s:?} is not a number"))?;
-                if step == 0 {
-                    return Err("has a step of 0".into());
-                }
-                (r, step)
-            }
-            None => (part, 1),
-        };
-        let (lo, hi) = if range == "*" {
-            (min, max)
-        } else if let Some((a, b)) = range.split_once('-') {
-            let (a, b) = (value(a)?, value(b)?);
-            if a > b {
-                return Err(format!("range {a}-{b} runs backwards"));
-            }
-            (a, b)
-        } else {
-            let v = value(range)?;
-            (v, if part.contains('/') { max } else { v })
-        };
-        let mut v = lo;
-        while v <= hi {
-            bits |= 1 << v;
-            v += step;
-        }
-    }
-    if bits == 0 {
-        Err(format!("{text:?} selects nothing"))
-    } else {
-        Ok(bits)
-    }
+    let text = text.trim_end_matches('.');
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_lowercase().chain(chars).collect::<String>()
+    })
+}
+
+/// A range `a-b` with `a > b` in a field (croner calls it out of bounds).
+fn backwards(field: &str, names: &[&str]) -> Option<(String, String)> {
+    let value = |v: &str| -> Option<usize> {
+        let first = usize::from(names.len() == MONTHS.len());
+        v.parse().ok().or_else(|| {
+            names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(v))
+                .map(|i| i + first)
+        })
+    };
+    field.split(',').find_map(|item| {
+        let range = item.split('/').next()?;
+        let (a, b) = range.split_once('-')?;
+        (value(a)? > value(b)?).then(|| (a.to_string(), b.to_string()))
+    })
+}
+
+/// Whether no day ever matches: days of month that none of the months has (e.g.
+/// "0 0 31 2 *"), the weekday unrestricted. croner would search to the year 5000
+/// each time; the scheduler asks every second.
+fn never(cron: &croner::Cron) -> bool {
+    let p = &cron.pattern;
+    let longest = |month: u16| match month {
+        2 => 29,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    !p.is_dom_wildcard()
+        && p.is_dow_wildcard()
+        && !p.days.has_modifiers()
+        && p.months
+            .values()
+            .into_iter()
+            .all(|m| p.days.values().into_iter().all(|d| d > longest(m)))
 }
 
 #[cfg(test)]
@@ -279,10 +323,19 @@ mod tests {
     fn malformed_expressions_say_what_is_wrong() {
         for (expr, says) in [
             ("* * * *", "five"),
-            ("60 * * * *", "minute 60 is outside"),
+            (
+                "60 * * * *",
+                "minute \"60\": number out of bounds; minute values are 0-59",
+            ),
             ("* * * * funday", "day of week"),
-            ("*/0 * * * *", "step of 0"),
+            ("*/0 * * * *", "minute \"*/0\": step cannot be zero"),
             ("5-1 * * * *", "backwards"),
+            ("0 0 * * fri-mon", "range fri-mon runs backwards"),
+            ("0 0 1 13 *", "month \"13\": number out of bounds"),
+            (
+                "0 0 * * fri#2",
+                "day of week \"fri#2\": '#' is not classic cron",
+            ),
         ] {
             let err = Cron::parse(expr).unwrap_err().to_string();
             assert!(err.contains(says), "{expr}: {err}");
@@ -294,5 +347,133 @@ mod tests {
             None
         );
         assert!(Cron::parse("0 0 * * 7").is_ok(), "7 is Sunday");
+        for never in ["0 0 30,31 2 *", "0 0 31 apr,jun,sep,nov *"] {
+            let cron = Cron::parse(never).unwrap();
+            assert_eq!(cron.next_after(utc("2026-01-01T00:00:00Z"), Tz::UTC), None);
+        }
+        for rare in ["0 0 29 2 *", "0 0 31 2 mon", "0 0 30,31 1,2 *"] {
+            let cron = Cron::parse(rare).unwrap();
+            assert!(
+                cron.next_after(utc("2026-01-01T00:00:00Z"), Tz::UTC)
+                    .is_some(),
+                "{rare}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_classic_cron_is_taken() {
+        for (expr, says) in [
+            ("0 0 0 * * *", "five"),
+            ("0 0 0 * * * 2027", "five"),
+            ("@daily", "five"),
+            ("0 0 L * *", "day of month \"L\""),
+            ("0 0 15W * *", "day of month \"15W\""),
+            ("0 0 ? * *", "day of month \"?\""),
+            ("0 0 * * 5L", "day of week \"5L\""),
+            ("0 0 * * +mon", "day of week \"+mon\""),
+            ("0 0 * * jan", "day of week \"jan\""),
+            ("0 0 * mon *", "month \"mon\""),
+            ("0 0 jan * *", "day of month \"jan\""),
+            ("0 0 1,,2 * *", "incomplete"),
+            ("/5 * * * *", "incomplete"),
+            ("*/mon * * * *", "step \"mon\" is not a number"),
+        ] {
+            let err = Cron::parse(expr).unwrap_err().to_string();
+            assert!(err.contains(says), "{expr}: {err}");
+        }
+        // As before croner: names in any case, `a/n` from a on, 7 and 0 both Sunday.
+        let every_15_from_5 = Cron::parse("5/15 * * * *").unwrap();
+        assert_eq!(
+            every_15_from_5.next_after(utc("2026-11-22T10:50:00Z"), Tz::UTC),
+            Some(utc("2026-11-22T11:05:00Z"))
+        );
+        let weekend = Cron::parse("0 12 * MAR,Apr sat,7").unwrap();
+        assert_eq!(
+            weekend.next_after(utc("2026-03-02T00:00:00Z"), Tz::UTC),
+            Some(utc("2026-03-07T12:00:00Z"))
+        );
+        assert_eq!(
+            weekend.next_after(utc("2026-03-07T12:00:00Z"), Tz::UTC),
+            Some(utc("2026-03-08T12:00:00Z"))
+        );
+        // Vixie cron: both day fields restricted, either matches (the 1st, or a Monday).
+        let first_or_monday = Cron::parse("0 0 1 * mon").unwrap();
+        assert_eq!(
+            first_or_monday.next_after(utc("2026-01-01T00:00:00Z"), Tz::UTC),
+            Some(utc("2026-01-05T00:00:00Z"))
+        );
+        assert_eq!(
+            first_or_monday.next_after(utc("2026-01-26T00:00:00Z"), Tz::UTC),
+            Some(utc("2026-02-01T00:00:00Z"))
+        );
+        assert_eq!(every_15_from_5.as_str(), "5/15 * * * *");
+    }
+
+    #[test]
+    fn an_autumn_repeat_fires_a_fixed_time_once_and_an_interval_in_both_passes() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        // 2026-10-25: 03:00 CEST goes back to 02:00 CET; 02:30 happens at 00:30 and 01:30 UTC.
+        let half_past_two = Cron::parse("30 2 * * *").unwrap();
+        assert_eq!(
+            half_past_two.next_after(utc("2026-10-24T12:00:00Z"), berlin),
+            Some(utc("2026-10-25T00:30:00Z"))
+        );
+        assert_eq!(
+            half_past_two.next_after(utc("2026-10-25T00:30:00Z"), berlin),
+            Some(utc("2026-10-26T01:30:00Z")),
+            "not again in the second pass"
+        );
+        assert_eq!(
+            half_past_two.next_after(utc("2026-10-25T01:10:00Z"), berlin),
+            Some(utc("2026-10-26T01:30:00Z")),
+            "never a slot before `after`"
+        );
+        let hourly = Cron::parse("0 * * * *").unwrap();
+        let mut slots = vec![];
+        let mut t = utc("2026-10-24T23:30:00Z");
+        while let Some(next) = hourly.next_after(t, berlin) {
+            if next > utc("2026-10-25T03:30:00Z") {
+                break;
+            }
+            slots.push(next);
+            t = next;
+        }
+        assert_eq!(
+            slots,
+            ["00:00", "01:00", "02:00", "03:00"].map(|hm| utc(&format!("2026-10-25T{hm}:00Z"))),
+            "every real hour, 02:00 twice on the wall clock"
+        );
+    }
+
+    #[test]
+    fn due_is_the_last_slot_stepping_forward_would_reach() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        for expr in [
+            "*/20 * * * *",
+            "0 * * * *",
+            "30 2 * * *",
+            "0 2,3 * * *",
+            "15 1-3 * * sun",
+        ] {
+            let cron = Cron::parse(expr).unwrap();
+            for (from, to) in [
+                ("2026-03-28T20:00:00Z", "2026-03-29T04:00:00Z"),
+                ("2026-10-24T20:00:00Z", "2026-10-25T04:00:00Z"),
+            ] {
+                let since = utc(from);
+                let mut now = since;
+                while now < utc(to) {
+                    now += chrono::Duration::minutes(7);
+                    let mut stepped = None;
+                    let mut t = since;
+                    while let Some(next) = cron.next_after(t, berlin).filter(|n| *n <= now) {
+                        stepped = Some(next);
+                        t = next;
+                    }
+                    assert_eq!(cron.due(since, now, berlin), stepped, "{expr} at {now}");
+                }
+            }
+        }
     }
 }

@@ -35,6 +35,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Latency;
+use crate::progress::Progress;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -186,6 +187,7 @@ async fn measure(
     // Rounds of COPY then ours, so both meet the table at the same sizes.
     let (mut copy_secs, mut ours_secs) = (0.0, 0.0);
     let (mut copied, mut stored) = (0u64, 0u64);
+    let mut progress = Progress::new(n, "events");
     let mut start = 0;
     while start < n {
         let end = (start + ROUND).min(n);
@@ -231,13 +233,15 @@ async fn measure(
             stored += outcome.created as u64;
         }
         ours_secs += started.elapsed().as_secs_f64();
-        eprintln!(
-            "bench ingest: {end}/{n}: COPY {:.0}/s, ours {:.0}/s so far",
+        progress.set_message(format!(
+            "COPY {:.0}/s, ours {:.0}/s so far",
             copied as f64 / copy_secs,
             stored as f64 / ours_secs
-        );
+        ));
+        progress.inc(end - start);
         start = end;
     }
+    progress.finish();
     if stored != n || copied != n {
         bail!("stored {stored} and copied {copied} of {n} events");
     }
