@@ -29,6 +29,24 @@ pub fn decode_as<I: std::str::FromStr>(cursor: &str) -> ApiResult<(DateTime<Utc>
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
+/// A cursor of lists in another order (e.g. best score first): the sort key's
+/// parts, base64url of `<part>|<part>|…`.
+pub fn encode_key(parts: &[String]) -> String {
+    URL_SAFE_NO_PAD.encode(parts.join("|"))
+}
+
+/// The `n` parts of a cursor [`encode_key`] made, or a 422 on `/cursor`.
+pub fn decode_key(cursor: &str, n: usize) -> ApiResult<Vec<String>> {
+    let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let parts: Vec<String> = text.split('|').map(str::to_string).collect();
+    if parts.len() != n {
+        return Err(bad());
+    }
+    Ok(parts)
+}
+
 /// An optional RFC 3339 time of a query parameter, or a 422 naming it.
 pub fn time_param(field: &str, value: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
     value

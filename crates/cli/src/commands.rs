@@ -89,6 +89,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             bench::ingest::run(target, bench::ingest::Options { events, json })
         }),
         Command::Bench {
+            command: BenchCommand::Suggest { people, json },
+        } => with_database(&config, |target| {
+            bench::suggest::run(target, bench::suggest::Options { people, json })
+        }),
+        Command::Bench {
             command:
                 BenchCommand::Load {
                     addr,

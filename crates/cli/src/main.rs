@@ -145,6 +145,13 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Merge suggestions and people search on N people, against computing them from scratch.
+    Suggest {
+        #[arg(long, default_value_t = 100_000)]
+        people: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]
     Load {

@@ -3,10 +3,13 @@
 //! (`everreach_core::people::insights::run`), in their tenant's transactions,
 //! skipping those already recomputed since that write. `people.insights.nightly`
 //! (03:30 UTC) queues every tenant's people for that recompute, because warmth and
-//! activity state decay with time alone.
+//! activity state decay with time alone. `people.match_keys` (queued by the insight
+//! job for the people it was given) rebuilds their match keys and merge candidates
+//! (`everreach_core::people::match_keys::refresh`).
 
 use everreach_core::db::tenant::{Actor, TenantTx};
 use everreach_core::people::insights::{self, Recompute};
+use everreach_core::people::match_keys;
 use serde_json::json;
 
 use crate::handler::{HandlerError, handler};
@@ -44,6 +47,25 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
         }),
     )?;
     registry.schedule(insights::NIGHTLY_QUEUE, "30 3 * * *", "UTC")?;
+    registry.register(
+        match_keys::QUEUE,
+        handler(|ctx| async move {
+            let people: Vec<uuid::Uuid> = ctx
+                .data()
+                .get("person_ids")
+                .cloned()
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| HandlerError::new(format!("person_ids is not a list of ids: {e}")))?
+                .ok_or_else(|| HandlerError::new("a people.match_keys job lists person_ids"))?;
+            let mut tx = ctx.tenant_tx().await?;
+            let pairs = match_keys::refresh(&mut tx, &people).await?;
+            tx.commit().await?;
+            Ok(Some(
+                json!({ "people": people.len(), "candidate_pairs": pairs }),
+            ))
+        }),
+    )?;
     Ok(())
 }
 

@@ -792,3 +792,77 @@ async fn the_people_insights_job_widens_seen_times_and_recomputes() {
         "the failure says why"
     );
 }
+
+#[tokio::test]
+async fn the_nightly_recompute_reaches_everyone_and_match_keys_follow_the_insight_job() {
+    use everreach_core::db::tenant;
+    use everreach_core::people::{ingest, model::EventInput};
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let bob = db.create_user("bob@example.com").await;
+    let event = |channel: &str, handle: &str| -> EventInput {
+        serde_json::from_value(json!({"identity": {"channel": channel, "handle": handle},
+                                      "event_type": "liked", "platform_id": handle}))
+        .unwrap()
+    };
+    ingest::ingest_tx(
+        &db.app,
+        alice,
+        &[
+            event("instagram", "ana.smith"),
+            event("twitter", "anasmith"),
+        ],
+    )
+    .await
+    .unwrap();
+    ingest::ingest_tx(&db.app, bob, &[event("instagram", "lin")])
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM jobs")
+        .execute(&db.admin)
+        .await
+        .unwrap();
+
+    let (tenants, people) = everreach_jobs::people::recompute_everyone(&db.app)
+        .await
+        .unwrap();
+    assert_eq!((tenants, people), (2, 3));
+    let queued: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
+        "SELECT user_id, jsonb_array_length(data->'person_ids')::int8 FROM jobs
+          WHERE name = 'people.insights' ORDER BY (user_id = $1) DESC",
+    )
+    .bind(alice)
+    .fetch_all(&db.admin)
+    .await
+    .unwrap();
+    assert_eq!(queued, vec![(Some(alice), 2), (Some(bob), 1)]);
+
+    // The runner works the insight jobs, which queue the match keys, which find Ana.
+    let mut registry = Registry::new();
+    everreach_jobs::people::register(&mut registry).unwrap();
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
+    let pool = db.app.clone();
+    let mut found = 0;
+    for _ in 0..200 {
+        let mut tx = tenant::begin(&pool, alice).await.unwrap();
+        found = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM person_merge_candidates")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        drop(tx);
+        if found > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    runner.shutdown().await;
+    assert_eq!(found, 1, "ana.smith and anasmith share a handle stem");
+    let schedules: Vec<String> =
+        sqlx::query_scalar("SELECT name::text FROM job_schedules ORDER BY 1")
+            .fetch_all(&db.admin)
+            .await
+            .unwrap();
+    assert_eq!(schedules, ["people.insights.nightly"]);
+}

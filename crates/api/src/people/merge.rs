@@ -1,8 +1,10 @@
-//! `POST /people/{id}/merge`, `POST /people/merges/{id}/undo`, `GET /people/merges`
-//! and `GET /people/merge-suggestions`.
+//! `POST /people/{id}/merge`, `POST /people/merges/{id}/undo`, `GET /people/merges`,
+//! `GET /people/merge-suggestions`, and the "not the same person" answers
+//! (`POST`/`DELETE /people/{id}/not-same`).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::merge::{self, MergeSummary};
 use everreach_core::people::suggest::{self, Suggestion};
@@ -79,11 +81,15 @@ pub struct MergesQuery {
     person_id: Option<Uuid>,
     /// 1 to 500, default 50.
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MergesPage {
     items: Vec<MergeSummary>,
+    /// The next page's cursor; null on the last page.
+    next_cursor: Option<String>,
 }
 
 /// Merges and undos, newest first, with how many rows of each table moved.
@@ -95,10 +101,12 @@ pub(crate) async fn list_merges(
     Query(q): Query<MergesQuery>,
 ) -> ApiResult<Json<MergesPage>> {
     let limit = crate::cursor::page_limit(q.limit)?;
+    let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
-    let items = merge::list(&mut tx, q.person_id, limit).await?;
+    let items = merge::list(&mut tx, q.person_id, before, limit).await?;
     tx.commit().await?;
-    Ok(Json(MergesPage { items }))
+    let next_cursor = crate::cursor::next(&items, limit, |m| Some((m.created_at, m.id)));
+    Ok(Json(MergesPage { items, next_cursor }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -108,19 +116,26 @@ pub struct SuggestionsQuery {
     min_score: Option<f64>,
     /// 1 to 500, default 50.
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SuggestionsOut {
     items: Vec<Suggestion>,
+    /// The next page's cursor; null on the last page.
+    next_cursor: Option<String>,
 }
 
-/// Pairs of people who are probably one human, best first, each with its evidence
-/// (same e-mail in an identity, bio or contact; same LinkedIn profile; same name and
-/// company). Pairs that both have a verified identity on one channel are left out.
+/// Pairs of people who are probably one human, best first, each with its evidence:
+/// strong (the same e-mail in an identity, bio or contact; the same LinkedIn
+/// profile; the same name and company) or weak, scored lower (the same handle stem on
+/// two networks; similar names). Pairs that both have a verified identity on one
+/// channel, and pairs answered "not the same person", are left out. Built in the
+/// background within seconds of a change.
 #[utoipa::path(get, path = "/people/merge-suggestions", tag = "people", params(SuggestionsQuery),
     responses((status = 200, body = SuggestionsOut, description = "Suggestions"),
-              (status = 422, body = Problem, description = "An invalid min_score or limit")))]
+              (status = 422, body = Problem, description = "An invalid min_score, limit or cursor")))]
 pub(crate) async fn suggestions(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -131,8 +146,75 @@ pub(crate) async fn suggestions(
     if !(0.0..=1.0).contains(&min_score) {
         return Err(ApiError::invalid("/min_score", "must be from 0 to 1"));
     }
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            let parts = crate::cursor::decode_key(c, 3)?;
+            let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
+            Ok::<_, ApiError>((
+                parts[0].parse::<f64>().map_err(|_| bad())?,
+                parts[1].parse::<Uuid>().map_err(|_| bad())?,
+                parts[2].parse::<Uuid>().map_err(|_| bad())?,
+            ))
+        })
+        .transpose()?;
     let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
-    let items = suggest::suggestions(&mut tx, min_score, limit as usize).await?;
+    let items = suggest::page(&mut tx, min_score, after, limit).await?;
     tx.commit().await?;
-    Ok(Json(SuggestionsOut { items }))
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last())
+        .flatten()
+        .map(|s| {
+            crate::cursor::encode_key(&[
+                s.score.to_string(),
+                s.person_a.to_string(),
+                s.person_b.to_string(),
+            ])
+        });
+    Ok(Json(SuggestionsOut { items, next_cursor }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotSameRequest {
+    /// The other person.
+    other_id: Uuid,
+}
+
+/// Answers a suggestion "not the same person": the pair is never suggested again.
+/// Saying it twice is harmless.
+#[utoipa::path(post, path = "/people/{id}/not-same", tag = "people", params(("id" = Uuid, Path)),
+    request_body = NotSameRequest,
+    responses((status = 204, description = "Kept"),
+              (status = 404, body = Problem, description = "Either person is not yours"),
+              (status = 422, body = Problem, description = "The same person twice")))]
+pub(crate) async fn not_same(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NotSameRequest>,
+) -> ApiResult<StatusCode> {
+    let person = super::path_id(&id)?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    suggest::dismiss(&mut tx, person, body.other_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a "not the same person" answer back: the pair may be suggested again.
+#[utoipa::path(delete, path = "/people/{id}/not-same/{other_id}", tag = "people",
+    params(("id" = Uuid, Path), ("other_id" = Uuid, Path)),
+    responses((status = 204, description = "Taken back"),
+              (status = 404, body = Problem, description = "No such answer of yours")))]
+pub(crate) async fn undo_not_same(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, other)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (person, other) = (super::path_id(&id)?, super::path_id(&other)?);
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    suggest::undismiss(&mut tx, person, other).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

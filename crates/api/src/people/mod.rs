@@ -1,8 +1,8 @@
 //! The people graph's routes (seed 000; core in `everreach_core::people`) and its
 //! registration ([`DOMAIN`]): event ingestion, deletion and timelines (`events.rs`),
 //! merges and suggestions (`merge.rs`), our messages (`outbound.rs`) and their
-//! tracking links (`tracking.rs`), and one person's export and erasure
-//! (`rights.rs`). Plain reads and edits of `people` and `identities` stay generic
+//! tracking links (`tracking.rs`), search and the directory (`search.rs`), and one
+//! person's export and erasure (`rights.rs`). Plain reads and edits of `people` and `identities` stay generic
 //! resources (with the rules of `everreach_core::people::rules`); the generic
 //! operations that would bypass the domain's rules are taken over or refused in
 //! [`DOMAIN`]'s `generic`.
@@ -11,12 +11,13 @@ mod events;
 mod merge;
 mod outbound;
 mod rights;
+mod search;
 mod tracking;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use everreach_core::people::{insights, rules, tracking::Tracker};
+use everreach_core::people::{insights, match_keys, rules, tracking::Tracker};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -105,7 +106,7 @@ pub const DOMAIN: Domain = Domain {
     ],
     table_rules: rules::TABLE_RULES,
     register_jobs: everreach_jobs::people::register,
-    sends_to: &[insights::QUEUE, insights::NIGHTLY_QUEUE],
+    sends_to: &[insights::QUEUE, insights::NIGHTLY_QUEUE, match_keys::QUEUE],
     state,
 };
 
@@ -129,10 +130,13 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(merge::undo))
         .routes(routes!(merge::list_merges))
         .routes(routes!(merge::suggestions))
+        .routes(routes!(merge::not_same))
+        .routes(routes!(merge::undo_not_same))
         .routes(routes!(outbound::create))
         .routes(routes!(outbound::delete_message))
         .routes(routes!(outbound::stats))
         .routes(routes!(tracking::links))
+        .routes(routes!(search::search))
         .routes(routes!(rights::export))
         .routes(routes!(rights::erase))
 }

@@ -15,4 +15,5 @@ mod jobs;
 mod openapi;
 mod people;
 mod people_domain;
+mod people_find;
 mod resources;

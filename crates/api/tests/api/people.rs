@@ -32,6 +32,16 @@ async fn batch(app: &TestApp, who: &Member, events: Vec<Value>) -> crate::helper
     .await
 }
 
+/// Rebuilds the tenant's match keys and merge candidates, as the people.match_keys
+/// job does after a write.
+pub async fn refresh_match_keys(app: &TestApp, who: &Member) {
+    let mut tx = tenant::begin(&app.db.app, who.id).await.unwrap();
+    everreach_core::people::match_keys::refresh_everyone(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn count(app: &TestApp, who: &Member, sql: &str) -> i64 {
     let mut tx = tenant::begin(&app.db.app, who.id).await.unwrap();
     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
@@ -769,6 +779,8 @@ async fn suggestions_find_planted_duplicates_and_skip_verified_conflicts() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    // What the people.match_keys job does after a write.
+    refresh_match_keys(&app, &alice).await;
 
     let s = app
         .get("/api/v1/people/merge-suggestions", &alice.auth())

@@ -7,6 +7,7 @@ pub mod api;
 pub mod ingest;
 pub mod jobs;
 pub mod load;
+pub mod suggest;
 
 /// Latency percentiles of a run, in milliseconds.
 #[derive(Debug, Clone, Copy, serde::Serialize)]

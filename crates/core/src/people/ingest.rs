@@ -138,7 +138,31 @@ pub async fn store_checked(
         .iter()
         .map(|(k, (lo, hi))| (k.clone(), *lo, *hi))
         .collect();
-    let resolved = store::resolve_identities(tx, &keys).await?;
+    // The first name each identity is given in the batch.
+    let mut names: HashMap<IdentityKey, String> = HashMap::new();
+    for e in &events {
+        if let (Subject::Identity(channel, handle), Some(name)) = (&e.subject, &e.identity_name) {
+            names
+                .entry(IdentityKey {
+                    channel: *channel,
+                    handle: handle.clone(),
+                })
+                .or_insert_with(|| name.clone());
+        }
+    }
+    let resolved = store::resolve_identities(tx, &keys, &names).await?;
+    let named: Vec<(i64, &str)> = names
+        .iter()
+        .filter_map(|(k, n)| {
+            resolved
+                .get(k)
+                .filter(|r| !r.created)
+                .map(|r| (r.identity_id, n.as_str()))
+        })
+        .collect();
+    if !named.is_empty() {
+        store::name_identities(tx, &named).await?;
+    }
 
     // The rows, each with its own id.
     let ids = store::next_event_ids(tx, events.len()).await?;

@@ -53,9 +53,17 @@ const MOVED_BY_ID: [(&str, &str); 5] = [
 ];
 
 /// Every `(table, column)` keyed to `people` that a merge handles: moved by id,
-/// moved by segment (`segment_members`), or recomputed (`person_insights`). A test
-/// holds the database's foreign keys against it ([`super::references`]).
-pub const HANDLED: [(&str, &str); 7] = [
+/// moved by segment (`segment_members`), or recomputed (`person_insights`, and the
+/// match keys and merge candidates, rebuilt for the survivor by the jobs the merge
+/// queues; the merged person's go with their row). A dismissed pair naming the
+/// merged person goes with them too. A test holds the database's foreign keys
+/// against it ([`super::references`]).
+pub const HANDLED: [(&str, &str); 12] = [
+    ("person_match_keys", "person_id"),
+    ("person_merge_candidates", "person_a"),
+    ("person_merge_candidates", "person_b"),
+    ("person_merge_dismissals", "person_a"),
+    ("person_merge_dismissals", "person_b"),
     ("identities", "person_id"),
     ("person_events", "person_id"),
     ("outbound_messages", "person_id"),
@@ -419,10 +427,12 @@ async fn record(
     })
 }
 
-/// The merge records of the tenant (or naming one person), newest first.
+/// The merge records of the tenant (or naming one person), newest first, strictly
+/// before `before` (`(created_at, id)`, the last of the previous page).
 pub async fn list(
     tx: &mut TenantTx,
     person_id: Option<Uuid>,
+    before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<MergeSummary>, sqlx::Error> {
     let user_id = tx.user_id();
@@ -433,10 +443,13 @@ pub async fn list(
                 created_at
            FROM person_merges
           WHERE user_id = $1 AND ($2::uuid IS NULL OR survivor_id = $2 OR merged_id = $2)
-          ORDER BY created_at DESC, id DESC LIMIT $3",
+            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+          ORDER BY created_at DESC, id DESC LIMIT $5",
     )
     .bind(user_id)
     .bind(person_id)
+    .bind(before.map(|b| b.0))
+    .bind(before.map(|b| b.1))
     .bind(limit)
     .fetch_all(&mut **tx)
     .await

@@ -13,12 +13,14 @@
 pub mod handle;
 pub mod ingest;
 pub mod insights;
+pub mod match_keys;
 pub mod merge;
 pub mod model;
 pub mod outbound;
 pub mod references;
 pub mod rights;
 pub mod rules;
+pub mod search;
 pub mod store;
 pub mod suggest;
 pub mod timeline;

@@ -60,6 +60,11 @@ pub struct IdentityRef {
     pub channel: String,
     /// As typed or as a profile URL; normalised per channel before matching.
     pub handle: String,
+    /// The name the channel shows for this handle (an e-mail's From name, a profile's
+    /// display name): kept on the identity, and the person's `full_name` while they
+    /// have none. At most 200 characters.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// One event as a client sends it: `person_id` or `identity` says who.
@@ -106,7 +111,12 @@ pub struct NewEvent {
     pub traffic_type: &'static str,
     pub metadata: Option<Value>,
     pub occurred_at: DateTime<Utc>,
+    /// The name the channel gave with the identity (trimmed, non-empty).
+    pub identity_name: Option<String>,
 }
+
+/// Longest name an identity may carry (characters).
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// A rule an event broke: the field (a JSON pointer inside the event) and why.
 pub type FieldProblem = (String, String);
@@ -273,6 +283,23 @@ pub fn check_event(input: &EventInput, now: DateTime<Utc>) -> Result<NewEvent, V
         );
     }
 
+    let identity_name = input
+        .identity
+        .as_ref()
+        .and_then(|i| i.name.as_deref())
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(name) = identity_name {
+        if name.contains('\0') {
+            bad("/identity/name", NUL.into());
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            bad(
+                "/identity/name",
+                format!("is longer than {MAX_NAME_CHARS} characters"),
+            );
+        }
+    }
+
     match (subject, channel) {
         (Some(subject), Some(channel)) if problems.is_empty() => Ok(NewEvent {
             subject,
@@ -284,6 +311,7 @@ pub fn check_event(input: &EventInput, now: DateTime<Utc>) -> Result<NewEvent, V
             traffic_type,
             metadata: input.metadata.clone().filter(|m| !m.is_null()),
             occurred_at,
+            identity_name: identity_name.map(str::to_string),
         }),
         _ => Err(problems),
     }

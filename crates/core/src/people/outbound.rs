@@ -147,6 +147,7 @@ pub async fn create(tx: &mut TenantTx, m: &NewMessage) -> DomainResult<Message> 
             traffic_type: "organic",
             metadata: Some(json!({ "outbound_message_id": id, "variant": m.variant, "goal_type": m.goal_type })),
             occurred_at: sent_at,
+            identity_name: None,
         }],
     )
     .await

@@ -65,7 +65,7 @@ impl About {
 /// Every table holding something about a person, children first: erase deletes in
 /// this order. A test holds the database's foreign keys to `people`, `contacts` and
 /// `instagram_contacts` against it ([`super::references`]).
-pub const PARTS: [(&str, About); 18] = [
+pub const PARTS: [(&str, About); 23] = [
     // e-mails that involve nobody else (every linked contact is theirs)
     (
         "emails",
@@ -87,6 +87,11 @@ pub const PARTS: [(&str, About); 18] = [
     ("identities", About::Person("person_id")),
     ("person_events", About::Person("person_id")),
     ("person_insights", About::Person("person_id")),
+    ("person_match_keys", About::Person("person_id")),
+    ("person_merge_candidates", About::Person("person_a")),
+    ("person_merge_candidates", About::Person("person_b")),
+    ("person_merge_dismissals", About::Person("person_a")),
+    ("person_merge_dismissals", About::Person("person_b")),
     ("segment_members", About::Person("person_id")),
     ("outbound_messages", About::Person("person_id")),
     // every merge record naming them or anyone merged into them, however far back;

@@ -47,10 +47,13 @@ pub struct IdentityKey {
 /// are only read (no row lock: concurrent batches about the same people never wait
 /// for each other here) and their seen times are widened later by the insight job
 /// ([`widen_seen`]). New keys are inserted in sorted order, so two batches creating
-/// the same handles never wait on each other in opposite orders.
+/// the same handles never wait on each other in opposite orders. A new person takes
+/// the name the channel gave (`names`) as `full_name`, and an e-mail handle as
+/// `primary_email`; a new identity keeps its name in `extra.name`.
 pub async fn resolve_identities(
     tx: &mut TenantTx,
     keys: &[(IdentityKey, DateTime<Utc>, DateTime<Utc>)],
+    names: &HashMap<IdentityKey, String>,
 ) -> Result<HashMap<IdentityKey, Resolved>, sqlx::Error> {
     let user_id = tx.user_id();
     let mut out = HashMap::with_capacity(keys.len());
@@ -68,15 +71,30 @@ pub async fn resolve_identities(
         return Ok(out);
     }
     let person_ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
-    sqlx::query("INSERT INTO people (user_id, id) SELECT $1, unnest($2::uuid[])")
-        .bind(user_id)
-        .bind(&person_ids)
-        .execute(&mut **tx)
-        .await?;
+    let new_names: Vec<Option<&str>> = missing
+        .iter()
+        .map(|k| names.get(&k.0).map(String::as_str))
+        .collect();
+    let emails: Vec<Option<&str>> = missing
+        .iter()
+        .map(|k| (k.0.channel == Channel::Email).then_some(k.0.handle.as_str()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO people (user_id, id, full_name, primary_email)
+         SELECT $1, p, n, e FROM unnest($2::uuid[], $3::text[], $4::text[]) AS u(p, n, e)",
+    )
+    .bind(user_id)
+    .bind(&person_ids)
+    .bind(&new_names)
+    .bind(&emails)
+    .execute(&mut **tx)
+    .await?;
     // An identity left without a person (person_id is nullable in 000) is adopted.
     let created: Vec<IdentityRow> = sqlx::query_as(
-        "INSERT INTO identities (user_id, person_id, channel, handle, first_seen_at, last_seen_at)
-         SELECT $1, p, c, h, f, l FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS u(p, c, h, f, l)
+        "INSERT INTO identities (user_id, person_id, channel, handle, first_seen_at, last_seen_at, extra)
+         SELECT $1, p, c, h, f, l, CASE WHEN n IS NULL THEN NULL ELSE jsonb_build_object('name', n) END
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+                AS u(p, c, h, f, l, n)
          ON CONFLICT (user_id, channel, handle) DO UPDATE SET person_id = EXCLUDED.person_id
              WHERE identities.person_id IS NULL
          RETURNING channel, handle, person_id, id, first_seen_at, last_seen_at",
@@ -87,6 +105,7 @@ pub async fn resolve_identities(
     .bind(missing.iter().map(|k| k.0.handle.as_str()).collect::<Vec<_>>())
     .bind(missing.iter().map(|k| k.1).collect::<Vec<_>>())
     .bind(missing.iter().map(|k| k.2).collect::<Vec<_>>())
+    .bind(&new_names)
     .fetch_all(&mut **tx)
     .await?;
     for row in created {
@@ -351,6 +370,31 @@ pub async fn find_events_by_key(
     .bind(keys.iter().map(|k| k.3).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await
+}
+
+/// Keeps the name a channel gave for existing identities (`(identity id, name)`) in
+/// `extra.name`, where it differs, and makes it the person's `full_name` while they
+/// have none.
+pub async fn name_identities(tx: &mut TenantTx, named: &[(i64, &str)]) -> Result<u64, sqlx::Error> {
+    let user_id = tx.user_id();
+    if named.is_empty() {
+        return Ok(0);
+    }
+    Ok(sqlx::query(
+        "WITH named AS (
+             UPDATE identities i SET extra = coalesce(i.extra, '{}'::jsonb) || jsonb_build_object('name', u.n)
+               FROM unnest($2::int8[], $3::text[]) AS u(id, n)
+              WHERE i.user_id = $1 AND i.id = u.id AND i.extra->>'name' IS DISTINCT FROM u.n
+             RETURNING i.person_id, u.n)
+         UPDATE people p SET full_name = named.n FROM named
+          WHERE p.user_id = $1 AND p.id = named.person_id AND p.full_name IS NULL",
+    )
+    .bind(user_id)
+    .bind(named.iter().map(|n| n.0).collect::<Vec<_>>())
+    .bind(named.iter().map(|n| n.1).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// A reply from the person on a channel answers every earlier message we sent them

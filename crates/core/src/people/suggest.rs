@@ -1,61 +1,72 @@
 //! Merge suggestions: pairs of people who are probably one human, each with a score
-//! and the evidence for it. Evidence comes from facts per person, matched across
-//! people:
-//! - an e-mail address: an e-mail identity, `primary_email`, or an address written in
-//!   an identity's `extra`, an Instagram bio or a mail contact's `email`;
-//! - a LinkedIn profile: a LinkedIn identity, or a `linkedin.com/in/…` URL in an
-//!   identity's `extra`, an Instagram bio or a mail contact's `social_profiles`;
-//! - the normalised full name together with the normalised company.
-//!
-//! A value shared by more than [`MAX_SHARING`] people (an agency's inbox in every
-//! bio) is not evidence for any pair of them.
+//! and the evidence for it, read best first from `person_merge_candidates` (built
+//! incrementally by [`super::match_keys`]: see there for every kind of key). Strong
+//! evidence is an exact shared e-mail, LinkedIn profile, or name with company; weak
+//! evidence — scored below every strong kind — is the same handle stem on two
+//! networks, or similar names (trigram similarity).
 //!
 //! Pairs where both people carry a verified identity on the same channel are never
 //! suggested: two verified accounts on one network are two humans until a person says
-//! otherwise (they can still merge by hand with `force`).
+//! otherwise (they can still merge by hand with `force`). A pair a person answered
+//! "not the same person" ([`dismiss`]) is never suggested again.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::tenant::TenantTx;
+use crate::error::{DomainError, DomainResult};
 
 /// What made two people look alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     SameEmail,
     SameLinkedin,
     SameNameAndCompany,
+    /// The same handle stem on two identities (`@ana.smith`, `@anasmith`, `ana.smith@…`).
+    SameHandleStem,
+    /// Names at least `match_keys::NAME_SIMILARITY` alike by trigram similarity.
+    SimilarName,
 }
 
 impl EvidenceKind {
-    fn parse(text: &str) -> Option<EvidenceKind> {
+    /// The kind of a match key (`person_match_keys.kind`), or of a name similarity.
+    pub fn parse(text: &str) -> Option<EvidenceKind> {
         match text {
             "email" => Some(EvidenceKind::SameEmail),
             "linkedin" => Some(EvidenceKind::SameLinkedin),
             "name_company" => Some(EvidenceKind::SameNameAndCompany),
+            "handle_stem" => Some(EvidenceKind::SameHandleStem),
+            "similar_name" => Some(EvidenceKind::SimilarName),
             _ => None,
         }
     }
 
-    /// How strongly one piece of this evidence alone says "same human".
+    /// How strongly one piece of this evidence alone says "same human". The weak
+    /// kinds stay below the strong ones; a stem alone passes the default threshold
+    /// (0.5), a similar name alone does not, both together do.
     pub fn weight(self) -> f64 {
         match self {
             EvidenceKind::SameEmail => 0.9,
             EvidenceKind::SameLinkedin => 0.9,
             EvidenceKind::SameNameAndCompany => 0.6,
+            EvidenceKind::SameHandleStem => 0.55,
+            EvidenceKind::SimilarName => 0.4,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub kind: EvidenceKind,
-    /// The matching value (the address, the profile URL, "name | company").
+    /// The matching value (the address, the profile URL, "name | company", the stem,
+    /// "name ~ other name").
     pub value: String,
-    /// Where each side has it, e.g. "identity", "instagram bio".
+    /// Where each side has it, e.g. "email identity", "instagram bio".
     pub sources: [String; 2],
 }
 
@@ -66,6 +77,8 @@ pub struct Suggestion {
     /// From 0 to 1.
     pub score: f64,
     pub evidence: Vec<Evidence>,
+    /// When the evidence was last gathered.
+    pub computed_at: DateTime<Utc>,
 }
 
 /// Combines independent pieces of evidence: `1 - Π(1 - weight)`, counting each kind
@@ -81,108 +94,109 @@ pub fn score(evidence: &[Evidence]) -> f64 {
 /// A value shared by more people than this is not evidence (bounds the pairs too).
 pub const MAX_SHARING: i64 = 5;
 
-const EMAIL_RE: &str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}";
-const LINKEDIN_RE: &str = r"linkedin\.com/in/([A-Za-z0-9_%-]+)";
+/// Where a page of suggestions starts: after this `(score, person_a, person_b)`.
+pub type After = (f64, Uuid, Uuid);
 
-/// The facts of every person of the tenant, as `(person, kind, value, source)`.
-fn facts_sql() -> String {
-    format!(
-        "facts AS (
-            SELECT person_id AS p, 'email' AS kind, handle AS v, 'email identity' AS src
-              FROM identities WHERE user_id = $1 AND channel = 'email' AND person_id IS NOT NULL
-            UNION SELECT id, 'email', lower(trim(primary_email)), 'primary_email'
-              FROM people WHERE user_id = $1 AND coalesce(trim(primary_email), '') <> ''
-            UNION SELECT i.person_id, 'email', lower(m[1]), i.channel || ' identity extra'
-              FROM identities i, regexp_matches(i.extra::text, '({EMAIL_RE})', 'g') AS m
-             WHERE i.user_id = $1 AND i.person_id IS NOT NULL AND i.extra IS NOT NULL
-            UNION SELECT c.person_id, 'email', lower(m[1]), 'instagram bio'
-              FROM instagram_contacts c, regexp_matches(c.bio, '({EMAIL_RE})', 'g') AS m
-             WHERE c.user_id = $1 AND c.person_id IS NOT NULL
-            UNION SELECT person_id, 'email', lower(trim(email)), 'mail contact'
-              FROM contacts WHERE user_id = $1 AND person_id IS NOT NULL AND coalesce(trim(email), '') <> ''
-            UNION SELECT person_id, 'linkedin', handle, 'linkedin identity'
-              FROM identities WHERE user_id = $1 AND channel = 'linkedin' AND person_id IS NOT NULL
-            UNION SELECT i.person_id, 'linkedin', 'https://www.linkedin.com/in/' || lower(m[1]), i.channel || ' identity extra'
-              FROM identities i, regexp_matches(i.extra::text, '{LINKEDIN_RE}', 'gi') AS m
-             WHERE i.user_id = $1 AND i.person_id IS NOT NULL AND i.extra IS NOT NULL
-            UNION SELECT c.person_id, 'linkedin', 'https://www.linkedin.com/in/' || lower(m[1]), 'instagram bio'
-              FROM instagram_contacts c, regexp_matches(c.bio, '{LINKEDIN_RE}', 'gi') AS m
-             WHERE c.user_id = $1 AND c.person_id IS NOT NULL
-            UNION SELECT c.person_id, 'linkedin', 'https://www.linkedin.com/in/' || lower(m[1]), 'mail contact social_profiles'
-              FROM contacts c, regexp_matches(c.social_profiles::text, '{LINKEDIN_RE}', 'gi') AS m
-             WHERE c.user_id = $1 AND c.person_id IS NOT NULL
-            UNION SELECT id, 'name_company',
-                         lower(regexp_replace(trim(full_name), '\\s+', ' ', 'g')) || ' | ' ||
-                         lower(regexp_replace(trim(company), '\\s+', ' ', 'g')),
-                         'name and company'
-              FROM people WHERE user_id = $1 AND coalesce(trim(full_name), '') <> '' AND coalesce(trim(company), '') <> ''
-        )"
-    )
-}
-
-/// The best `limit` suggestions, highest score first (ties: the pair's ids).
-pub async fn suggestions(
+/// The best suggestions scoring at least `min_score`, after `after`, at most `limit`:
+/// highest score first, ties by the pair's ids.
+pub async fn page(
     tx: &mut TenantTx,
     min_score: f64,
-    limit: usize,
+    after: Option<After>,
+    limit: i64,
 ) -> Result<Vec<Suggestion>, sqlx::Error> {
     let user_id = tx.user_id();
-    let rows: Vec<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
-        sqlx::AssertSqlSafe(format!(
-            "WITH {facts},
-             -- a value many people share (an agency inbox, a company page) says
-             -- nothing about any pair of them, and would pair them all
-             telling AS (SELECT kind, v FROM facts GROUP BY kind, v
-                          HAVING count(DISTINCT p) BETWEEN 2 AND {MAX_SHARING})
-             SELECT a.p, b.p, a.kind, a.v, a.src, b.src
-               FROM telling t
-               JOIN facts a ON a.kind = t.kind AND a.v = t.v
-               JOIN facts b ON b.kind = t.kind AND b.v = t.v AND a.p < b.p
-              WHERE NOT EXISTS (
-                    SELECT 1 FROM identities x JOIN identities y
-                        ON y.user_id = x.user_id AND y.channel = x.channel AND y.person_id = b.p AND y.is_verified
-                     WHERE x.user_id = $1 AND x.person_id = a.p AND x.is_verified)",
-            facts = facts_sql()
-        )),
+    let rows: Vec<(Uuid, Uuid, f64, Value, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT c.person_a, c.person_b, c.score, c.evidence, c.computed_at
+           FROM person_merge_candidates c
+          WHERE c.user_id = $1 AND c.score >= $2
+            AND ($3::float8 IS NULL OR c.score < $3 OR (c.score = $3 AND (c.person_a, c.person_b) > ($4, $5)))
+            AND NOT EXISTS (SELECT 1 FROM person_merge_dismissals d
+                             WHERE d.user_id = $1 AND d.person_a = c.person_a AND d.person_b = c.person_b)
+            AND NOT EXISTS (SELECT 1 FROM identities x JOIN identities y
+                                ON y.user_id = x.user_id AND y.channel = x.channel AND y.person_id = c.person_b
+                               AND y.is_verified
+                             WHERE x.user_id = $1 AND x.person_id = c.person_a AND x.is_verified)
+          ORDER BY c.score DESC, c.person_a, c.person_b
+          LIMIT $6",
     )
     .bind(user_id)
+    .bind(min_score)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(after.map(|a| a.2))
+    .bind(limit)
     .fetch_all(&mut **tx)
     .await?;
-    let mut pairs: BTreeMap<(Uuid, Uuid), Vec<Evidence>> = BTreeMap::new();
-    for (a, b, kind, value, src_a, src_b) in rows {
-        let Some(kind) = EvidenceKind::parse(&kind) else {
-            continue;
-        };
-        let evidence = pairs.entry((a, b)).or_default();
-        let piece = Evidence {
-            kind,
-            value,
-            sources: [src_a, src_b],
-        };
-        if !evidence.contains(&piece) {
-            evidence.push(piece);
-        }
-    }
-    let mut out: Vec<Suggestion> = pairs
-        .into_iter()
-        .map(|((a, b), mut evidence)| {
-            evidence.sort_by(|x, y| (x.kind, &x.value).cmp(&(y.kind, &y.value)));
-            Suggestion {
+    rows.into_iter()
+        .map(|(a, b, score, evidence, computed_at)| {
+            Ok(Suggestion {
                 person_a: a,
                 person_b: b,
-                score: score(&evidence),
-                evidence,
-            }
+                score,
+                evidence: serde_json::from_value(evidence)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                computed_at,
+            })
         })
-        .filter(|s| s.score >= min_score)
-        .collect();
-    out.sort_by(|x, y| {
-        y.score
-            .total_cmp(&x.score)
-            .then((x.person_a, x.person_b).cmp(&(y.person_a, y.person_b)))
-    });
-    out.truncate(limit);
-    Ok(out)
+        .collect()
+}
+
+/// The pair in stored order (`person_a < person_b`).
+fn ordered(one: Uuid, other: Uuid) -> (Uuid, Uuid) {
+    if one < other {
+        (one, other)
+    } else {
+        (other, one)
+    }
+}
+
+/// Records "not the same person" for two people: the pair is never suggested again.
+/// Saying it twice is harmless.
+pub async fn dismiss(tx: &mut TenantTx, one: Uuid, other: Uuid) -> DomainResult<()> {
+    if one == other {
+        return Err(DomainError::invalid(
+            "/other_id",
+            "a person is always the same person as themselves",
+        ));
+    }
+    let user_id = tx.user_id();
+    let actor = tx.actor_id();
+    let (a, b) = ordered(one, other);
+    sqlx::query(
+        "INSERT INTO person_merge_dismissals (user_id, person_a, person_b, actor_id)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(a)
+    .bind(b)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => DomainError::NotFound,
+        _ => DomainError::Db(e),
+    })?;
+    Ok(())
+}
+
+/// Takes a "not the same person" answer back; `NotFound` if there was none.
+pub async fn undismiss(tx: &mut TenantTx, one: Uuid, other: Uuid) -> DomainResult<()> {
+    let user_id = tx.user_id();
+    let (a, b) = ordered(one, other);
+    let n = sqlx::query(
+        "DELETE FROM person_merge_dismissals WHERE user_id = $1 AND person_a = $2 AND person_b = $3",
+    )
+    .bind(user_id)
+    .bind(a)
+    .bind(b)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(DomainError::NotFound);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -218,6 +232,22 @@ mod tests {
         assert_eq!(
             score(&[piece(EvidenceKind::SameNameAndCompany, "ada | acme")]),
             0.6
+        );
+    }
+
+    #[test]
+    fn weak_evidence_scores_below_every_strong_kind() {
+        let stem = score(&[piece(EvidenceKind::SameHandleStem, "anasmith")]);
+        let name = score(&[piece(EvidenceKind::SimilarName, "ana smith ~ ana smyth")]);
+        assert!(stem < 0.6 && name < stem, "{stem} {name}");
+        assert!(stem >= 0.5, "a stem alone passes the default threshold");
+        assert!(name < 0.5, "a similar name alone does not");
+        assert_eq!(
+            score(&[
+                piece(EvidenceKind::SameHandleStem, "anasmith"),
+                piece(EvidenceKind::SimilarName, "ana smith ~ ana smyth")
+            ]),
+            0.73
         );
     }
 }

@@ -264,6 +264,7 @@ async fn record(
             traffic_type: "organic",
             metadata: Some(metadata),
             occurred_at: Utc::now(),
+            identity_name: None,
         }],
     )
     .await?;

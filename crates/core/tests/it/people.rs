@@ -13,7 +13,7 @@ async fn resolve_one(tx: &mut TenantTx, channel: Channel, handle: &str) -> Resol
         handle: handle.to_string(),
     };
     let now = chrono::Utc::now();
-    resolve_identities(tx, &[(key.clone(), now, now)])
+    resolve_identities(tx, &[(key.clone(), now, now)], &Default::default())
         .await
         .unwrap()[&key]
 }

@@ -1,0 +1,176 @@
+//! Finding people: search by part of a name, handle or e-mail (prefix and substring
+//! first, then fuzzy by trigram similarity), and the directory of everyone ordered by
+//! warmth, last activity or name. Both page with cursors.
+//!
+//! Names and primary e-mails are searched on the `people` row itself (a rename is
+//! found at once); handles and every other e-mail through `person_match_keys`, which
+//! the `people.match_keys` job rebuilds within seconds of a change. Trigram indexes
+//! serve both (`…110000_people_search_match_keys.sql`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::tenant::TenantTx;
+
+/// A person as a list shows them.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct PersonRow {
+    pub id: Uuid,
+    pub full_name: Option<String>,
+    pub primary_email: Option<String>,
+    pub company: Option<String>,
+    pub role: Option<String>,
+    pub warmth_score: Option<f64>,
+    pub activity_state: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    /// For a search: the value that matched (a name, a handle, an address).
+    pub matched: Option<String>,
+    /// The sort key of this row (a cursor is made of it and the id).
+    #[serde(skip)]
+    pub sort_key: String,
+}
+
+/// How the directory is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Warmest first; people without insights last.
+    Warmth,
+    /// Most recently active first; never active last.
+    LastActive,
+    /// A to Z by full name; people without a name last.
+    Name,
+}
+
+impl Order {
+    pub fn parse(text: &str) -> Option<Order> {
+        match text {
+            "warmth" => Some(Order::Warmth),
+            "last_active" => Some(Order::LastActive),
+            "name" => Some(Order::Name),
+            _ => None,
+        }
+    }
+
+    /// The sort key as text that orders the same way as the rows, and the direction.
+    fn key_sql(self) -> (&'static str, &'static str) {
+        match self {
+            // numbers as fixed-width text would lose order; keys are compared as
+            // float8 for these two (see `page`)
+            Order::Warmth => ("coalesce(i.warmth_score::float8, -1)", "DESC"),
+            Order::LastActive => (
+                "coalesce(extract(epoch FROM i.last_active_at)::float8, '-Infinity'::float8)",
+                "DESC",
+            ),
+            Order::Name => (
+                "(CASE WHEN p.full_name IS NULL THEN '1' ELSE '0' || lower(p.full_name) END)",
+                "ASC",
+            ),
+        }
+    }
+}
+
+const ROW: &str =
+    "p.id, p.full_name, p.primary_email, p.company, p.role, i.warmth_score::float8 AS warmth_score,
+                   i.activity_state, i.last_active_at";
+
+/// One page of the directory, after `after` (`(sort key, id)` of the last row of the
+/// previous page).
+pub async fn directory(
+    tx: &mut TenantTx,
+    order: Order,
+    after: Option<(String, Uuid)>,
+    limit: i64,
+) -> Result<Vec<PersonRow>, sqlx::Error> {
+    let user_id = tx.user_id();
+    let (key, dir) = order.key_sql();
+    let (cmp, cast) = match (order, dir) {
+        (Order::Name, _) => (">", "text"),
+        (_, _) => ("<", "float8"),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW}, NULL::text AS matched, {key}::text AS sort_key
+           FROM people p
+           LEFT JOIN person_insights i ON i.user_id = p.user_id AND i.person_id = p.id
+          WHERE p.user_id = $1
+            AND ($2::text IS NULL OR {key} {cmp} $2::{cast} OR ({key} = $2::{cast} AND p.id > $3))
+          ORDER BY {key} {dir}, p.id
+          LIMIT $4"
+    )))
+    .bind(user_id)
+    .bind(after.as_ref().map(|a| a.0.clone()))
+    .bind(after.as_ref().map(|a| a.1))
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// `text` with LIKE's wildcards escaped, lower-cased and trimmed.
+pub fn like_literal(text: &str) -> String {
+    text.trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// People matching `query` best first: a value starting with it, then containing it,
+/// then fuzzily alike; after `after` (`(rank, id)` of the last row of the previous
+/// page).
+pub async fn search(
+    tx: &mut TenantTx,
+    query: &str,
+    after: Option<(String, Uuid)>,
+    limit: i64,
+) -> Result<Vec<PersonRow>, sqlx::Error> {
+    let user_id = tx.user_id();
+    let q = query.trim().to_lowercase();
+    let like = like_literal(query);
+    sqlx::query_as(
+        "WITH hits AS (
+             SELECT id AS pid, lower(full_name) AS v FROM people
+              WHERE user_id = $1 AND (lower(full_name) LIKE '%' || $3 || '%' OR lower(full_name) % $2)
+             UNION ALL
+             SELECT id, lower(primary_email) FROM people
+              WHERE user_id = $1 AND (lower(primary_email) LIKE '%' || $3 || '%' OR lower(primary_email) % $2)
+             UNION ALL
+             SELECT person_id, value FROM person_match_keys
+              WHERE user_id = $1 AND kind IN ('handle', 'email') AND (value LIKE '%' || $3 || '%' OR value % $2)
+         ),
+         ranked AS (
+             SELECT pid, max(rank) AS rank, (array_agg(v ORDER BY rank DESC, v))[1] AS matched
+               FROM (SELECT pid, v, (CASE WHEN v LIKE $3 || '%' THEN 2 WHEN v LIKE '%' || $3 || '%' THEN 1 ELSE 0 END)
+                                    + similarity(v, $2) AS rank
+                       FROM hits) h
+              GROUP BY pid
+         )
+         SELECT p.id, p.full_name, p.primary_email, p.company, p.role, i.warmth_score::float8 AS warmth_score,
+                i.activity_state, i.last_active_at, r.matched, r.rank::float8::text AS sort_key
+           FROM ranked r
+           JOIN people p ON p.user_id = $1 AND p.id = r.pid
+           LEFT JOIN person_insights i ON i.user_id = p.user_id AND i.person_id = p.id
+          WHERE $4::float8 IS NULL OR r.rank::float8 < $4 OR (r.rank::float8 = $4 AND p.id > $5)
+          ORDER BY r.rank::float8 DESC, p.id
+          LIMIT $6",
+    )
+    .bind(user_id)
+    .bind(&q)
+    .bind(&like)
+    .bind(after.as_ref().and_then(|a| a.0.parse::<f64>().ok()))
+    .bind(after.as_ref().map(|a| a.1))
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_literal() {
+        assert_eq!(like_literal(" Ana_50%\\ "), "ana\\_50\\%\\\\");
+        assert_eq!(Order::parse("warmth"), Some(Order::Warmth));
+        assert_eq!(Order::parse("nope"), None);
+    }
+}
