@@ -10,7 +10,7 @@
 --   on value.
 -- * person_merge_dismissals: a pair a person said are two humans; never suggested
 --   again. Stored with person_a < person_b.
--- * Trigram and sort indexes behind search and the people directory.
+-- * Trigram indexes behind search.
 
 CREATE TABLE person_match_keys (
     user_id UUID NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -25,7 +25,13 @@ CREATE TABLE person_match_keys (
 );
 COMMENT ON TABLE person_match_keys IS 'Per person, the normalised facts merge suggestions and search match on; rebuilt by the people.match_keys job (issue 10).';
 CREATE INDEX idx_person_match_keys_value ON person_match_keys (user_id, kind, value);
-CREATE INDEX idx_person_match_keys_trgm ON person_match_keys USING gin (value gin_trgm_ops);
+-- Trigram indexes apart for names (similar-name evidence) and for what search reads
+-- (handles, e-mails): one index over every kind would hand a name's lookup every
+-- handle sharing a few digits.
+CREATE INDEX idx_person_match_keys_name_trgm ON person_match_keys USING gin (value gin_trgm_ops)
+    WHERE kind = 'name';
+CREATE INDEX idx_person_match_keys_search_trgm ON person_match_keys USING gin (value gin_trgm_ops)
+    WHERE kind IN ('handle', 'email');
 SELECT everreach_tenant_rls('person_match_keys');
 
 -- The merge suggestions themselves, per pair (person_a < person_b), rebuilt for the
@@ -64,11 +70,10 @@ SELECT everreach_tenant_rls('person_merge_dismissals');
 -- Search on the people row itself (no job needed for a rename to be found).
 CREATE INDEX idx_people_full_name_trgm ON people USING gin (lower(full_name) gin_trgm_ops);
 CREATE INDEX idx_people_primary_email_trgm ON people USING gin (lower(primary_email) gin_trgm_ops);
--- The directory's orders: by name, and by warmth or last activity (with the id as
--- the tie-break a cursor needs).
-CREATE INDEX idx_people_name_order ON people (user_id, lower(full_name), id);
-CREATE INDEX idx_person_insights_warmth ON person_insights (user_id, warmth_score DESC NULLS LAST, person_id);
-CREATE INDEX idx_person_insights_last_active ON person_insights (user_id, last_active_at DESC NULLS LAST, person_id);
+-- The directory (everyone by warmth, last activity or name) sorts a tenant's people
+-- per page instead of reading an index: an index on person_insights' warmth or
+-- last_active_at would make every recompute's upsert maintain it (no HOT update),
+-- and the insight jobs must not get slower.
 
 INSERT INTO job_queues (name) VALUES ('people.match_keys'), ('__state__completed__people.match_keys'),
     ('people.insights.nightly'), ('__state__completed__people.insights.nightly')

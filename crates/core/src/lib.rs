@@ -6,8 +6,11 @@
 //!   everything else), migrations, and the tenant transaction every request runs in.
 //! - [`secrets`]: AES-256-GCM encryption of every token and secret column.
 //!
+//! - [`error`]: [`DomainError`], what every domain service returns.
+//!
 //! Domains (people, crm, mail, content, studio, publishing, ai, platform) get one
-//! folder each with `model.rs`, `store.rs` and `service.rs`; see docs/ARCHITECTURE.md.
+//! folder each: `model.rs` (inputs and pure rules), `store.rs` (shared SQL) and one
+//! file per capability; see docs/ARCHITECTURE.md's recipe.
 
 pub mod accounts;
 pub mod audit;

@@ -151,6 +151,19 @@ impl TestApp {
         self.send(Method::POST, path, Some(body), auth).await
     }
 
+    /// Ingests a batch of person events as `who` (it must succeed); the answer.
+    pub async fn ingest(&self, who: &Member, events: Vec<Value>) -> Value {
+        let r = self
+            .post(
+                "/api/v1/person-events/batch",
+                json!({ "events": events }),
+                &who.auth(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body
+    }
+
     /// Signs up `email` and creates an API token for them.
     pub async fn member(&self, email: &str) -> Member {
         let password = "correct horse battery staple".to_string();

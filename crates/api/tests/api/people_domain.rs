@@ -14,18 +14,6 @@ fn ig(handle: &str, event_type: &str, platform_id: &str) -> Value {
            "platform_id": platform_id})
 }
 
-async fn ingest(app: &TestApp, who: &Member, events: Vec<Value>) -> Value {
-    let r = app
-        .post(
-            "/api/v1/person-events/batch",
-            json!({ "events": events }),
-            &who.auth(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    r.body
-}
-
 /// `(event_type, payload)` of the tenant's domain events, oldest first.
 async fn domain_events(app: &TestApp, who: &Member) -> Vec<(String, Value)> {
     sqlx::query_as(
@@ -42,12 +30,12 @@ async fn generic_writes_that_would_bypass_the_domain_are_refused_or_go_through_i
     let app = TestApp::spawn().await;
     let alice = app.member("alice@example.com").await;
     let bob = app.member("bob@example.com").await;
-    let r = ingest(
-        &app,
-        &alice,
-        vec![ig("grace", "liked", "p1"), ig("grace", "commented", "p2")],
-    )
-    .await;
+    let r = app
+        .ingest(
+            &alice,
+            vec![ig("grace", "liked", "p1"), ig("grace", "commented", "p2")],
+        )
+        .await;
     let event_id = r["results"][0]["event_id"].as_i64().unwrap();
     let person = r["results"][0]["person_id"].as_str().unwrap().to_string();
 
@@ -195,16 +183,16 @@ fn documented_events() -> BTreeSet<String> {
 async fn every_documented_event_is_emitted_where_it_says() {
     let app = TestApp::spawn().await;
     let alice = app.member("alice@example.com").await;
-    let r = ingest(
-        &app,
-        &alice,
-        vec![
-            ig("grace", "liked", "p1"),
-            ig("grace", "liked", "p2"),
-            ig("ada", "liked", "p3"),
-        ],
-    )
-    .await;
+    let r = app
+        .ingest(
+            &alice,
+            vec![
+                ig("grace", "liked", "p1"),
+                ig("grace", "liked", "p2"),
+                ig("ada", "liked", "p3"),
+            ],
+        )
+        .await;
     let grace = r["results"][0]["person_id"].as_str().unwrap().to_string();
     let ada = r["results"][2]["person_id"].as_str().unwrap().to_string();
     let events = domain_events(&app, &alice).await;
@@ -217,7 +205,7 @@ async fn every_documented_event_is_emitted_where_it_says() {
     assert_eq!(events[0].1["created"], 3);
     assert_eq!(events[0].1["people_created"], 2);
     // A batch of duplicates stores nothing and says nothing.
-    ingest(&app, &alice, vec![ig("grace", "liked", "p1")]).await;
+    app.ingest(&alice, vec![ig("grace", "liked", "p1")]).await;
     assert_eq!(domain_events(&app, &alice).await.len(), 1);
 
     let m = app
@@ -241,7 +229,8 @@ async fn every_documented_event_is_emitted_where_it_says() {
         app.get(&click, &As::Anonymous).await.status,
         StatusCode::FOUND
     );
-    ingest(&app, &alice, vec![ig("grace", "dm_reply", "r1")]).await;
+    app.ingest(&alice, vec![ig("grace", "dm_reply", "r1")])
+        .await;
     let merged = app
         .post(
             &format!("/api/v1/people/{grace}/merge"),
@@ -273,7 +262,7 @@ async fn every_documented_event_is_emitted_where_it_says() {
     .await;
     // Erasing someone removes the events about them, so look before, then erase.
     let mut events = domain_events(&app, &alice).await;
-    let lin = ingest(&app, &alice, vec![ig("lin", "liked", "l1")]).await["results"][0]["person_id"]
+    let lin = app.ingest(&alice, vec![ig("lin", "liked", "l1")]).await["results"][0]["person_id"]
         .as_str()
         .unwrap()
         .to_string();

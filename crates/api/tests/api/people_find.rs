@@ -47,15 +47,8 @@ async fn ten_humans_on_four_channels(app: &TestApp, who: &Member) {
                            "event_type": "liked", "platform_id": format!("post-{i}")}),
         );
     }
-    let r = app
-        .post(
-            "/api/v1/person-events/batch",
-            json!({ "events": events }),
-            &who.auth(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["people_created"], 40);
+    let r = app.ingest(who, events).await;
+    assert_eq!(r["people_created"], 40);
     refresh_match_keys(app, who).await;
 }
 

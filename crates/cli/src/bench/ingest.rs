@@ -151,21 +151,8 @@ pub async fn run(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     let now = Utc::now();
     let result = measure(&db, n, people, now, ours_user, copy_user).await;
     eprintln!("bench ingest: removing the bench users and their rows…");
-    sqlx::query("DELETE FROM jobs WHERE user_id = ANY($1)")
-        .bind(&[ours_user, copy_user][..])
-        .execute(&db.admin)
-        .await?;
-    sqlx::query("DELETE FROM users WHERE id = ANY($1)")
-        .bind(&[ours_user, copy_user][..])
-        .execute(&db.admin)
-        .await?;
-    let out = result?;
-    if opts.json {
-        #[expect(clippy::print_stdout, reason = "the benchmark's JSON is its output")]
-        {
-            println!("{out}");
-        }
-    }
+    super::remove_users(&db, &[ours_user, copy_user]).await?;
+    super::print_json(&result?, opts.json);
     Ok(())
 }
 

@@ -9,6 +9,33 @@ pub mod jobs;
 pub mod load;
 pub mod suggest;
 
+/// Deletes bench users and everything they own (their jobs first: jobs are not
+/// tenant rows and would outlive them).
+pub async fn remove_users(
+    db: &everreach_core::db::Database,
+    users: &[uuid::Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM jobs WHERE user_id = ANY($1)")
+        .bind(users)
+        .execute(&db.admin)
+        .await?;
+    sqlx::query("DELETE FROM users WHERE id = ANY($1)")
+        .bind(users)
+        .execute(&db.admin)
+        .await?;
+    Ok(())
+}
+
+/// Prints a benchmark's JSON result as the last line of stdout, when asked for.
+pub fn print_json(out: &serde_json::Value, json: bool) {
+    if json {
+        #[expect(clippy::print_stdout, reason = "the benchmark's JSON is its output")]
+        {
+            println!("{out}");
+        }
+    }
+}
+
 /// Latency percentiles of a run, in milliseconds.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Latency {

@@ -81,21 +81,8 @@ pub async fn run(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     let user = bench_user(&db.app, &tag).await?;
     let result = measure(&db, opts.people, user).await;
     eprintln!("bench suggest: removing the bench user and its rows…");
-    sqlx::query("DELETE FROM jobs WHERE user_id = $1")
-        .bind(user)
-        .execute(&db.admin)
-        .await?;
-    sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(user)
-        .execute(&db.admin)
-        .await?;
-    let out = result?;
-    if opts.json {
-        #[expect(clippy::print_stdout, reason = "the benchmark's JSON is its output")]
-        {
-            println!("{out}");
-        }
-    }
+    super::remove_users(&db, &[user]).await?;
+    super::print_json(&result?, opts.json);
     Ok(())
 }
 

@@ -168,7 +168,7 @@ pub const RECOMPUTE_CHUNK: usize = 1_000;
 
 /// Runs one job for tenant `user_id`: widens the identities' seen times and commits,
 /// then recomputes the stale among the listed people (and queues a refresh of their
-/// match keys, `people.match_keys`), [`RECOMPUTE_CHUNK`] to a
+/// match keys, `people.match_keys`, in the same transaction), [`RECOMPUTE_CHUNK`] to a
 /// transaction, so the job never holds identity row locks while it waits on a person
 /// and holds each person's lock briefly. Running it again is harmless (every step is
 /// idempotent).
@@ -186,12 +186,6 @@ pub async fn run(
     for chunk in job.person_ids.chunks(RECOMPUTE_CHUNK) {
         let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
         recomputed += recompute_stale(&mut tx, chunk, job.after_xid).await?;
-        tx.commit().await?;
-    }
-    // What the people can be matched on may have changed too.
-    if !job.person_ids.is_empty() {
-        let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
-        super::match_keys::enqueue(&mut tx, &job.person_ids).await?;
         tx.commit().await?;
     }
     Ok(Done {
@@ -221,7 +215,13 @@ pub async fn recompute_stale(
     .bind(after_xid)
     .fetch_all(&mut **tx)
     .await?;
-    recompute_many(tx, &stale).await
+    let recomputed = recompute_many(tx, &stale).await?;
+    // What they can be matched on may have changed too (people skipped here were
+    // queued by the recompute that saw the write).
+    if recomputed > 0 {
+        super::match_keys::enqueue(tx, &stale).await?;
+    }
+    Ok(recomputed)
 }
 
 /// How recently someone was active, as 000's activity states.

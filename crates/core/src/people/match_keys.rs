@@ -16,7 +16,8 @@
 //!   with everything but letters and digits removed — `@ana.smith`, `@anasmith` and
 //!   `ana_smith@…` share `anasmith`; stems under 5 characters are too common to mean
 //!   anything and are left out;
-//! - `name`: the normalised full name, matched by trigram similarity;
+//! - `name`: the normalised full name, matched by trigram similarity (at least
+//!   [`NAME_SIMILARITY`], each person's [`MAX_SIMILAR_NAMES`] closest);
 //! - `handle`: every handle as stored, for search only.
 //!
 //! A value shared by more than [`super::suggest::MAX_SHARING`] people is evidence for
@@ -42,6 +43,10 @@ pub const MIN_STEM: usize = 5;
 
 /// Names at least this similar (pg_trgm `similarity`, 0–1) are evidence.
 pub const NAME_SIMILARITY: f64 = 0.6;
+
+/// Each person's most similar names that count (a common name, or many names sharing
+/// a long part, would otherwise pair everyone with everyone).
+pub const MAX_SIMILAR_NAMES: i64 = 5;
 
 const EMAIL_RE: &str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}";
 const LINKEDIN_RE: &str = r"linkedin\.com/in/([A-Za-z0-9_%-]+)";
@@ -155,11 +160,16 @@ pub async fn refresh(tx: &mut TenantTx, people: &[Uuid]) -> Result<usize, sqlx::
           WHERE (SELECT count(DISTINCT c.person_id) FROM person_match_keys c
                   WHERE c.user_id = $1 AND c.kind = m.kind AND c.value = m.value) <= {MAX_SHARING}
          UNION ALL
-         SELECT m.person_id, o.person_id, 'similar_name', m.value || ' ~ ' || o.value, m.source, o.source
-           FROM person_match_keys m
-           JOIN person_match_keys o ON o.user_id = $1 AND o.kind = 'name' AND o.value % m.value
-                                   AND o.person_id <> m.person_id
-          WHERE m.user_id = $1 AND m.person_id = ANY($2) AND m.kind = 'name'"
+         SELECT p, q, 'similar_name', v, src_p, src_q FROM (
+             SELECT m.person_id AS p, o.person_id AS q, m.value || ' ~ ' || o.value AS v,
+                    m.source AS src_p, o.source AS src_q,
+                    row_number() OVER (PARTITION BY m.person_id
+                                       ORDER BY similarity(o.value, m.value) DESC, o.person_id) AS nearest
+               FROM person_match_keys m
+               JOIN person_match_keys o ON o.user_id = $1 AND o.kind = 'name' AND o.value % m.value
+                                       AND o.person_id <> m.person_id
+              WHERE m.user_id = $1 AND m.person_id = ANY($2) AND m.kind = 'name') named
+          WHERE nearest <= {MAX_SIMILAR_NAMES}"
     )))
     .bind(user_id)
     .bind(people)

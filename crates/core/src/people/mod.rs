@@ -1,14 +1,19 @@
 //! The people graph (seed 000): one record per human (`people`), every way we see
 //! them on a channel (`identities`), what they did (`person_events`), what we sent
-//! them (`outbound_messages`) and what we make of it (`person_insights`).
+//! them (`outbound_messages`) and what we make of it (`person_insights`), plus the
+//! merge record, match keys and candidates, and "not the same person" answers.
 //!
 //! This is the domain later ones copy (recipe in docs/ARCHITECTURE.md):
-//! - `model.rs` and `handle.rs`: the types and pure rules (checks, normalisation),
-//!   unit-tested beside them; no database.
-//! - `store.rs`: SQL, tenant id first, inside the caller's transaction.
-//! - one service file per capability (`ingest`, `timeline`, `merge`, `suggest`,
-//!   `outbound`, `rights`, `insights`) composing store calls into one transaction's
-//!   worth of work; the API and CLI call these, never the store directly.
+//! - `model.rs`, `handle.rs`: every input type and the pure rules (checks,
+//!   normalisation), unit-tested beside them; no database. `rules.rs`: the rules
+//!   the generic resources apply to `people` and `identities`.
+//! - one file per capability, each taking `&mut TenantTx` and returning
+//!   `DomainResult`: `ingest` (and deleting an event), `timeline`, `merge`,
+//!   `suggest` (suggestions, "not the same person"), `match_keys` (the incremental
+//!   index behind suggestions and search), `search`, `outbound`, `tracking`,
+//!   `rights` (export, erase), `references` (foreign keys held against merge and
+//!   erase), `insights` (recompute).
+//! - `store.rs`: ingestion's bulk statements and the ones several files share.
 
 pub mod handle;
 pub mod ingest;

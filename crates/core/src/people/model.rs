@@ -1,6 +1,8 @@
 //! What the people graph accepts and answers, and the pure rules on it: an event as
-//! sent (`EventInput`), the same event checked and normalised (`NewEvent`), and the
-//! outcome of each item of a batch. Nothing here touches the database.
+//! sent (`EventInput`), the same event checked and normalised (`NewEvent`), the
+//! outcome of each item of a batch, and a message we sent as logged (`NewMessage`,
+//! `check_message`). Every input type of the domain lives here; nothing here touches
+//! the database.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -118,8 +120,8 @@ pub struct NewEvent {
 /// Longest name an identity may carry (characters).
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// A rule an event broke: the field (a JSON pointer inside the event) and why.
-pub type FieldProblem = (String, String);
+/// A rule an input broke: the field (a JSON pointer inside it) and why.
+pub use crate::error::FieldProblem;
 
 /// Longest normalised handle (bytes): far above any network's, and small enough for
 /// the unique index on it.
@@ -385,6 +387,77 @@ pub struct BatchOutcome {
     pub duplicates: usize,
     pub people_created: usize,
     pub results: Vec<ItemResult>,
+}
+
+/// A message as the client logs it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    pub person_id: Uuid,
+    pub segment_id: Option<Uuid>,
+    /// email, instagram, linkedin, twitter, … (a network).
+    pub channel: String,
+    /// nurture, offer, reactivation, …
+    pub goal_type: Option<String>,
+    /// The A/B variant label: A, B, C…
+    pub variant: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    /// Defaults to now.
+    pub sent_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Checks a message before anything is written.
+pub fn check_message(
+    m: &NewMessage,
+    now: DateTime<Utc>,
+) -> Result<EventChannel, Vec<FieldProblem>> {
+    let mut problems = Vec::new();
+    let channel = match EventChannel::parse(&m.channel) {
+        Ok(EventChannel::Network(c)) => Some(EventChannel::Network(c)),
+        Ok(EventChannel::Site) => {
+            problems.push(("/channel".into(), "we do not send messages on site".into()));
+            None
+        }
+        Err(e) => {
+            problems.push(("/channel".into(), e));
+            None
+        }
+    };
+    for (field, value, max) in [
+        ("/goal_type", &m.goal_type, 64),
+        ("/variant", &m.variant, 64),
+        ("/subject", &m.subject, 1_000),
+        ("/body", &m.body, 200_000),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            problems.push((field.into(), format!("must be at most {max} characters")));
+        } else if value.as_ref().is_some_and(|v| v.contains('\0')) {
+            problems.push((field.into(), "must not contain a NUL character".into()));
+        }
+    }
+    if m.sent_at
+        .is_some_and(|t| t > now + chrono::Duration::days(1))
+    {
+        problems.push((
+            "/sent_at".into(),
+            "is in the future: log a message once it is sent".into(),
+        ));
+    }
+    if m.metadata.as_ref().is_some_and(|v| !v.is_object()) {
+        problems.push(("/metadata".into(), "must be a JSON object".into()));
+    } else if m.metadata.as_ref().is_some_and(has_nul) {
+        problems.push((
+            "/metadata".into(),
+            "must not contain a NUL character".into(),
+        ));
+    }
+    match channel {
+        Some(c) if problems.is_empty() => Ok(c),
+        _ => Err(problems),
+    }
 }
 
 #[cfg(test)]

@@ -5,34 +5,14 @@
 //! ingestion (`model::REPLY_TYPES`).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ingest;
-use super::model::{EventChannel, NewEvent, Subject};
+use super::model::{NewEvent, NewMessage, Subject, check_message};
 use crate::db::tenant::TenantTx;
 use crate::error::{DomainError, DomainResult};
-
-/// A message as the client logs it.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewMessage {
-    pub person_id: Uuid,
-    pub segment_id: Option<Uuid>,
-    /// email, instagram, linkedin, twitter, … (a network).
-    pub channel: String,
-    /// nurture, offer, reactivation, …
-    pub goal_type: Option<String>,
-    /// The A/B variant label: A, B, C…
-    pub variant: Option<String>,
-    pub subject: Option<String>,
-    pub body: Option<String>,
-    /// Defaults to now.
-    pub sent_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Message {
@@ -54,57 +34,6 @@ pub struct Message {
 
 const MESSAGE_COLUMNS: &str = "id, person_id, segment_id, channel, goal_type, variant, subject, body, sent_at, \
      opened_at, clicked_at, replied_at, metadata";
-
-/// A rule a message broke: `(field, message)`.
-pub type Problem = (String, String);
-
-/// Checks a message before anything is written.
-pub fn check_message(m: &NewMessage, now: DateTime<Utc>) -> Result<EventChannel, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let channel = match EventChannel::parse(&m.channel) {
-        Ok(EventChannel::Network(c)) => Some(EventChannel::Network(c)),
-        Ok(EventChannel::Site) => {
-            problems.push(("/channel".into(), "we do not send messages on site".into()));
-            None
-        }
-        Err(e) => {
-            problems.push(("/channel".into(), e));
-            None
-        }
-    };
-    for (field, value, max) in [
-        ("/goal_type", &m.goal_type, 64),
-        ("/variant", &m.variant, 64),
-        ("/subject", &m.subject, 1_000),
-        ("/body", &m.body, 200_000),
-    ] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            problems.push((field.into(), format!("must be at most {max} characters")));
-        } else if value.as_ref().is_some_and(|v| v.contains('\0')) {
-            problems.push((field.into(), "must not contain a NUL character".into()));
-        }
-    }
-    if m.sent_at
-        .is_some_and(|t| t > now + chrono::Duration::days(1))
-    {
-        problems.push((
-            "/sent_at".into(),
-            "is in the future: log a message once it is sent".into(),
-        ));
-    }
-    if m.metadata.as_ref().is_some_and(|v| !v.is_object()) {
-        problems.push(("/metadata".into(), "must be a JSON object".into()));
-    } else if m.metadata.as_ref().is_some_and(super::model::has_nul) {
-        problems.push((
-            "/metadata".into(),
-            "must not contain a NUL character".into(),
-        ));
-    }
-    match channel {
-        Some(c) if problems.is_empty() => Ok(c),
-        _ => Err(problems),
-    }
-}
 
 /// An item's field (`/events/0/person_id`) as the message's own (`/person_id`): a
 /// message is checked as one event of a batch of one.

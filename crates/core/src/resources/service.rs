@@ -282,15 +282,8 @@ impl Resources {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.db_error(r, e))?;
-        audit::record(
-            &mut tx,
-            user_id,
-            r.table,
-            audit::Operation::Insert,
-            None,
-            Some(&full),
-        )
-        .await?;
+        tx.audit(r.table, audit::Operation::Insert, None, Some(&full))
+            .await?;
         tx.commit().await?;
         Ok(shown)
     }
@@ -338,15 +331,8 @@ impl Resources {
                 singular(r)
             )));
         };
-        audit::record(
-            &mut tx,
-            user_id,
-            r.table,
-            audit::Operation::Update,
-            Some(&old),
-            Some(&full),
-        )
-        .await?;
+        tx.audit(r.table, audit::Operation::Update, Some(&old), Some(&full))
+            .await?;
         tx.commit().await?;
         Ok(shown)
     }
@@ -372,15 +358,8 @@ impl Resources {
                 singular(r)
             )));
         }
-        audit::record(
-            &mut tx,
-            user_id,
-            r.table,
-            audit::Operation::Delete,
-            Some(&old),
-            None,
-        )
-        .await?;
+        tx.audit(r.table, audit::Operation::Delete, Some(&old), None)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
