@@ -294,3 +294,64 @@ async fn merges_page_with_cursors() {
         .collect();
     assert_eq!(ids.len(), 3);
 }
+
+#[tokio::test]
+async fn a_generic_edit_queues_the_match_keys_of_the_people_it_names() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let r = app
+        .ingest(
+            &alice,
+            vec![
+                json!({"identity": {"channel": "instagram", "handle": "grace_h"}, "event_type": "liked", "platform_id": "1"}),
+                json!({"identity": {"channel": "twitter", "handle": "admiral_g"}, "event_type": "liked", "platform_id": "2"}),
+            ],
+        )
+        .await;
+    let people: Vec<String> = (0..2)
+        .map(|i| r["results"][i]["person_id"].as_str().unwrap().to_string())
+        .collect();
+    sqlx::query("DELETE FROM jobs")
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    for p in &people {
+        let edited = app
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/people/{p}"),
+                Some(json!({"full_name": "Grace Hopper", "company": "US Navy"})),
+                &alice.auth(),
+            )
+            .await;
+        assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    }
+    // What the worker would run: the queued people.match_keys jobs.
+    let queued: Vec<Value> = sqlx::query_scalar(
+        "SELECT data->'person_ids' FROM jobs WHERE name = 'people.match_keys' AND user_id = $1",
+    )
+    .bind(alice.id)
+    .fetch_all(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(queued.len(), 2, "one job per edit");
+    let mut tx = everreach_core::db::tenant::begin(&app.db.app, alice.id)
+        .await
+        .unwrap();
+    for ids in queued {
+        let ids: Vec<uuid::Uuid> = serde_json::from_value(ids).unwrap();
+        everreach_core::people::match_keys::refresh(&mut tx, &ids)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let all = all_suggestions(&app, &alice, 50).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let kinds: Vec<&str> = all[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["same_name_and_company", "similar_name"]);
+}

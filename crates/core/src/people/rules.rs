@@ -4,10 +4,18 @@
 //! - `identities`: `handle` is normalised for its `channel` ([`super::handle`]), so
 //!   the unique key holds on who the handle is; an identity belongs to a person.
 //! - `people`: `primary_email` is stored trimmed and lower-cased.
+//! - after a generic write of `people`, `identities`, `contacts` or
+//!   `instagram_contacts`, the people it names get their match keys rebuilt
+//!   (`people.match_keys`), so suggestions and search follow an edit within seconds.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use super::handle::{Channel, normalize_handle};
+use crate::db::tenant::TenantTx;
 use crate::resources::rules::TableRule;
 use crate::resources::validate::{Mode, Problems};
 
@@ -16,12 +24,59 @@ pub const TABLE_RULES: &[TableRule] = &[
     TableRule {
         table: "identities",
         apply: identity,
+        after_write: Some(refresh_keys),
     },
     TableRule {
         table: "people",
         apply: person,
+        after_write: Some(refresh_keys),
+    },
+    TableRule {
+        table: "contacts",
+        apply: no_rule,
+        after_write: Some(refresh_keys),
+    },
+    TableRule {
+        table: "instagram_contacts",
+        apply: no_rule,
+        after_write: Some(refresh_keys),
     },
 ];
+
+fn no_rule(_: &mut Map<String, Value>, _: Mode) -> Problems {
+    Vec::new()
+}
+
+/// The people `rows` name (a `people` row by its `id`, the others by `person_id`).
+fn people_named(rows: &[Value]) -> Vec<Uuid> {
+    let mut people: Vec<Uuid> = rows
+        .iter()
+        .filter_map(|row| {
+            let id = if row.get("person_id").is_some() {
+                &row["person_id"]
+            } else {
+                &row["id"]
+            };
+            id.as_str().and_then(|s| s.parse().ok())
+        })
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    people
+}
+
+fn refresh_keys<'a>(
+    tx: &'a mut TenantTx,
+    rows: &'a [Value],
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> {
+    Box::pin(async move {
+        let people = people_named(rows);
+        if people.is_empty() {
+            return Ok(());
+        }
+        super::match_keys::enqueue(tx, &people).await
+    })
+}
 
 fn person(body: &mut Map<String, Value>, _: Mode) -> Problems {
     if let Some(Value::String(email)) = body.get_mut("primary_email") {
@@ -106,6 +161,19 @@ mod tests {
         );
         let mut b = body(json!({"is_verified": true}));
         assert!(apply(TABLE_RULES, "identities", &mut b, Mode::Patch).is_empty());
+    }
+
+    #[test]
+    fn written_rows_name_their_people() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let rows = [
+            json!({"id": 7, "person_id": b}),
+            json!({"id": 8, "person_id": a}),
+            json!({"id": 9, "person_id": null}),
+        ];
+        assert_eq!(people_named(&rows), [a, b]);
+        assert_eq!(people_named(&[json!({"id": a, "full_name": "Ada"})]), [a]);
     }
 
     #[test]

@@ -284,6 +284,7 @@ impl Resources {
             .map_err(|e| self.db_error(r, e))?;
         tx.audit(r.table, audit::Operation::Insert, None, Some(&full))
             .await?;
+        rules::after_write(&self.rules, r.table, &mut tx, std::slice::from_ref(&full)).await?;
         tx.commit().await?;
         Ok(shown)
     }
@@ -333,6 +334,7 @@ impl Resources {
         };
         tx.audit(r.table, audit::Operation::Update, Some(&old), Some(&full))
             .await?;
+        rules::after_write(&self.rules, r.table, &mut tx, &[old, full]).await?;
         tx.commit().await?;
         Ok(shown)
     }
@@ -360,6 +362,7 @@ impl Resources {
         }
         tx.audit(r.table, audit::Operation::Delete, Some(&old), None)
             .await?;
+        rules::after_write(&self.rules, r.table, &mut tx, std::slice::from_ref(&old)).await?;
         tx.commit().await?;
         Ok(())
     }
