@@ -35,15 +35,17 @@ pub fn encode_key(parts: &[String]) -> String {
     URL_SAFE_NO_PAD.encode(parts.join("|"))
 }
 
-/// The `n` parts of a cursor [`encode_key`] made, or a 422 on `/cursor`.
+/// The `n` parts of a cursor [`encode_key`] made, or a 422 on `/cursor`. Split from
+/// the right: only the first part (a sort key such as a name) may hold a `|`.
 pub fn decode_key(cursor: &str, n: usize) -> ApiResult<Vec<String>> {
     let bad = || ApiError::invalid("/cursor", "is not a cursor this list gave out");
     let text =
         String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let parts: Vec<String> = text.split('|').map(str::to_string).collect();
+    let mut parts: Vec<String> = text.rsplitn(n, '|').map(str::to_string).collect();
     if parts.len() != n {
         return Err(bad());
     }
+    parts.reverse();
     Ok(parts)
 }
 
@@ -110,5 +112,12 @@ mod tests {
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn key_cursors_keep_a_bar_in_their_sort_key() {
+        let parts = ["0ada | acme".to_string(), Uuid::nil().to_string()];
+        assert_eq!(decode_key(&encode_key(&parts), 2).unwrap(), parts);
+        assert!(decode_key(&encode_key(&["0ada".to_string()]), 2).is_err());
     }
 }

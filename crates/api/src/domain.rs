@@ -153,13 +153,3 @@ impl<T: Send + Sync + 'static> FromRequestParts<AppState> for Dep<T> {
             .ok_or_else(|| ApiError::internal(MissingState(std::any::type_name::<T>())))
     }
 }
-
-/// A domain that needs no state.
-pub fn no_state(_: &Deps<'_>) -> DomainState {
-    Arc::new(())
-}
-
-/// A domain with no public routes.
-pub fn no_routes() -> Routes {
-    Routes::new()
-}

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use crate::helpers::{As, Member, TestApp};
 
-fn ig(handle: &str, event_type: &str, platform_id: &str) -> Value {
+/// An Instagram event about `handle`.
+pub fn ig(handle: &str, event_type: &str, platform_id: &str) -> Value {
     json!({"identity": {"channel": "instagram", "handle": handle}, "event_type": event_type,
            "platform_id": platform_id})
 }

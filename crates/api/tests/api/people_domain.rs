@@ -8,11 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{As, Member, TestApp};
-
-fn ig(handle: &str, event_type: &str, platform_id: &str) -> Value {
-    json!({"identity": {"channel": "instagram", "handle": handle}, "event_type": event_type,
-           "platform_id": platform_id})
-}
+use crate::people::ig;
 
 /// `(event_type, payload)` of the tenant's domain events, oldest first.
 async fn domain_events(app: &TestApp, who: &Member) -> Vec<(String, Value)> {

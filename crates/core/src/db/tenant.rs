@@ -89,10 +89,6 @@ impl TenantTx {
         self.user_id
     }
 
-    pub fn actor(&self) -> Actor {
-        self.actor
-    }
-
     /// Who to name as the one who asked, in records that keep it (a merge's
     /// `actor_id`): the user, or nobody for the job runner.
     pub fn actor_id(&self) -> Option<Uuid> {

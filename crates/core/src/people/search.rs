@@ -55,8 +55,7 @@ impl Order {
     /// The sort key as text that orders the same way as the rows, and the direction.
     fn key_sql(self) -> (&'static str, &'static str) {
         match self {
-            // numbers as fixed-width text would lose order; keys are compared as
-            // float8 for these two (see `page`)
+            // compared as float8 (see `directory`): as text, numbers lose their order
             Order::Warmth => ("coalesce(i.warmth_score::float8, -1)", "DESC"),
             Order::LastActive => (
                 "coalesce(extract(epoch FROM i.last_active_at)::float8, '-Infinity'::float8)",
@@ -84,9 +83,9 @@ pub async fn directory(
 ) -> Result<Vec<PersonRow>, sqlx::Error> {
     let user_id = tx.user_id();
     let (key, dir) = order.key_sql();
-    let (cmp, cast) = match (order, dir) {
-        (Order::Name, _) => (">", "text"),
-        (_, _) => ("<", "float8"),
+    let (cmp, cast) = match order {
+        Order::Name => (">", "text"),
+        Order::Warmth | Order::LastActive => ("<", "float8"),
     };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ROW}, NULL::text AS matched, {key}::text AS sort_key
