@@ -1,12 +1,13 @@
-//! `/api/v1/auth/*` (sign-up, sign-in, sign-out, e-mail verification) and
-//! `/api/v1/me*` (the signed-in user, their API tokens, their data rights).
+//! `/api/v1/auth/*` (sign-up, sign-in, sign-out here or everywhere, e-mail
+//! verification, password reset) and `/api/v1/me*` (the signed-in user, their
+//! password, their API tokens, their data rights).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use everreach_core::accounts::store::{ApiToken, ProfilePatch};
-use everreach_core::accounts::{Email, Password, User};
+use everreach_core::accounts::{AccountError, Email, Password, User, mails};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,12 +25,16 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_up))
         .routes(routes!(sign_in))
         .routes(routes!(confirm_email))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(reset_password))
 }
 
 /// Routes for a signed-in caller.
 pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_out))
+        .routes(routes!(sign_out_everywhere))
+        .routes(routes!(change_password))
         .routes(routes!(me, update_me, delete_me))
         .routes(routes!(export))
         .routes(routes!(request_email_verification))
@@ -126,11 +131,130 @@ async fn sign_in(
             "the e-mail or password is wrong".into(),
         ));
     }
+    state.limits.check_account(&body.email)?;
     let (user, token) = state
         .accounts
         .sign_in(&body.email, &body.password, user_agent(&headers))
         .await?;
     Ok(with_session(StatusCode::OK, user, &token))
+}
+
+/// Ends every web session of the signed-in user, on every device, this one included.
+/// API tokens stay valid until revoked.
+#[utoipa::path(post, path = "/auth/sign-out-everywhere", tag = "auth",
+    responses((status = 200, body = SignedOut, description = "Every session ended")))]
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Response> {
+    let sessions_ended = state.accounts.sign_out_everywhere(user.id).await?;
+    let mut response = Json(SignedOut { sessions_ended }).into_response();
+    if let Ok(v) = auth::session_clear_cookie().parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedOut {
+    /// How many web sessions ended.
+    sessions_ended: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeIn {
+    current_password: String,
+    /// At least 10 characters.
+    new_password: String,
+}
+
+/// Changes the password; needs the current one. Every other web session ends (this
+/// one stays); API tokens stay valid.
+#[utoipa::path(post, path = "/me/password", tag = "me", request_body = PasswordChangeIn,
+    responses((status = 204, description = "Changed"), (status = 401, body = Problem, description = "The current password is wrong"),
+              (status = 422, body = Problem, description = "The new password is too short or too long")))]
+async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordChangeIn>,
+) -> ApiResult<StatusCode> {
+    let new = Password::parse(&body.new_password)
+        .map_err(|m| ApiError::Invalid(vec![FieldError::new("/new_password", m)]))?;
+    if body.current_password.chars().count() > 1024 {
+        return Err(ApiError::Unauthorized(
+            "the current password is wrong".into(),
+        ));
+    }
+    let cookie = auth::session_cookie(&headers);
+    state
+        .accounts
+        .change_password(user.id, &body.current_password, &new, cookie.as_deref())
+        .await
+        .map_err(|e| match e {
+            AccountError::InvalidCredentials => {
+                ApiError::Unauthorized("the current password is wrong".into())
+            }
+            e => e.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequestIn {
+    email: String,
+}
+
+/// Mails a password reset link to the address if it has an active account. The
+/// answer is the same whether it has one or not.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = ResetRequestIn,
+    responses((status = 202, description = "If the address has an account, a link is on its way")))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ResetRequestIn>,
+) -> ApiResult<StatusCode> {
+    let Ok(email) = Email::parse(&body.email) else {
+        return Err(ApiError::invalid("/email", "is not an e-mail address"));
+    };
+    state.limits.check_account(email.as_str())?;
+    if let Some((to, token)) = state
+        .accounts
+        .request_password_reset(email.as_str())
+        .await?
+    {
+        let mail = mails::password_reset(&state.public_url, &to, &token);
+        state.mailer.send(mail).await.map_err(mail_error)?;
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetIn {
+    /// The token of the link in the mail.
+    token: String,
+    /// The new password, at least 10 characters.
+    password: String,
+}
+
+/// Uses a password reset link: sets the new password and ends every web session of
+/// the account. Sign in with the new password afterwards.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = ResetIn,
+    responses((status = 204, description = "The password is changed"),
+              (status = 422, body = Problem, description = "Invalid, used or expired link, or a password too short")))]
+async fn reset_password(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ResetIn>,
+) -> ApiResult<StatusCode> {
+    let password = Password::parse(&body.password)
+        .map_err(|m| ApiError::Invalid(vec![FieldError::new("/password", m)]))?;
+    state
+        .accounts
+        .reset_password(body.token.trim(), &password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Ends the current web session (an API token stays valid until revoked).
@@ -257,16 +381,22 @@ async fn delete_me(
     Ok(response)
 }
 
-/// Sends a link proving the user reads their e-mail. Until outgoing mail is
-/// configured, the link is written to the server log.
+/// Mails a link proving the user reads their e-mail (through SMTP, or into the
+/// outbox the operator reads with `everreach mail outbox`).
 #[utoipa::path(post, path = "/me/verify-email", tag = "me", responses((status = 202, description = "Accepted")))]
 async fn request_email_verification(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<StatusCode> {
+    let me = state.accounts.user(user.id).await?;
     let token = state.accounts.request_email_verification(user.id).await?;
-    tracing::info!(user_id = %user.id, "e-mail verification link: /verify-email?token={token}");
+    let mail = mails::verification(&state.public_url, &me.email, &token);
+    state.mailer.send(mail).await.map_err(mail_error)?;
     Ok(StatusCode::ACCEPTED)
+}
+
+pub(crate) fn mail_error(e: everreach_core::mail::MailError) -> ApiError {
+    ApiError::internal(e)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -327,13 +457,18 @@ async fn create_token(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(body): ApiJson<TokenIn>,
-) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
+) -> ApiResult<Response> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("/name", "must be 1 to 100 characters"));
     }
     let (api_token, token) = state.accounts.create_api_token(user.id, name).await?;
-    Ok((StatusCode::CREATED, Json(TokenCreated { api_token, token })))
+    let mut response =
+        (StatusCode::CREATED, Json(TokenCreated { api_token, token })).into_response();
+    response
+        .extensions_mut()
+        .insert(crate::idempotency::CarriesCredential);
+    Ok(response)
 }
 
 /// Revokes one of the user's API tokens.
@@ -349,26 +484,22 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Everything the signed-in user owns, as one JSON document streamed row by row:
+/// Everything the signed-in user owns, as one JSON document:
 /// `{"format", "exported_at", "user", "tables": {"<table>": [rows…]}}`. Secrets are
-/// redacted and credentials left out.
+/// redacted and credentials left out. The document is read from one snapshot into a
+/// private temporary file first, then sent from there: a slow reader never holds a
+/// database connection, and a failure is a clean 500 rather than a truncated file.
 #[utoipa::path(get, path = "/me/export", tag = "me",
-    responses((status = 200, content_type = "application/json", description = "The export, streamed")))]
-pub(crate) async fn export(State(state): State<AppState>, user: CurrentUser) -> Response {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-    let pool = state.db.app.clone();
-    let user_id = user.id;
-    // The producer lives exactly as long as the response body is read.
-    tokio::spawn(async move {
-        if let Err(e) = everreach_core::accounts::export::export(&pool, user_id, tx).await {
-            tracing::error!(error = %e, %user_id, "export failed midway; the client gets a truncated document");
-        }
-    });
-    let stream = futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx)
-            .map(|chunk| chunk.map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c))))
-    });
-    let mut response = axum::body::Body::from_stream(stream).into_response();
+    responses((status = 200, content_type = "application/json", description = "The export")))]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Response> {
+    let file = spool_export(&state, user.id)
+        .await
+        .map_err(ApiError::internal)?;
+    let body = axum::body::Body::from_stream(file_stream(tokio::fs::File::from_std(file)));
+    let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),
@@ -377,5 +508,57 @@ pub(crate) async fn export(State(state): State<AppState>, user: CurrentUser) -> 
         header::CONTENT_DISPOSITION,
         axum::http::HeaderValue::from_static("attachment; filename=\"everreach-export.json\""),
     );
-    response
+    Ok(response)
+}
+
+/// Writes the export of `user_id` into an unlinked 0600 temporary file, rewound.
+async fn spool_export(state: &AppState, user_id: Uuid) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = std::env::temp_dir().join(format!("everreach-export-{}", Uuid::new_v4()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    // Unlinked at once: the file lives only as long as this handle.
+    std::fs::remove_file(&path)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let pool = state.db.app.clone();
+    let producer =
+        tokio::spawn(
+            async move { everreach_core::accounts::export::export(&pool, user_id, tx).await },
+        );
+    let mut writer = std::io::BufWriter::new(&mut file);
+    while let Some(chunk) = rx.recv().await {
+        writer.write_all(&chunk)?;
+    }
+    writer.flush()?;
+    drop(writer);
+    match producer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(std::io::Error::other(e)),
+        Err(e) => return Err(std::io::Error::other(e.to_string())),
+    }
+    file.rewind()?;
+    Ok(file)
+}
+
+/// The file's bytes as a body stream, 64 KiB at a time.
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> {
+    futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    })
 }

@@ -67,7 +67,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 
 /// Paths under /api/v1 where a viewer may still write: their own sign-in state.
 fn viewer_may_write(path: &str) -> bool {
-    path.starts_with("/api/v1/auth/") || path.starts_with("/api/v1/me/api-tokens")
+    path.starts_with("/api/v1/auth/")
+        || path.starts_with("/api/v1/me/api-tokens")
+        || path == "/api/v1/me/password"
+        || path == "/api/v1/me/verify-email"
 }
 
 /// Resolves the caller or answers 401; then the viewer rule and the rate limit.

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use everreach_core::accounts::company::{Access, AuditEntry, Company, Member};
-use everreach_core::accounts::{Email, Password, Role, SubscriptionTier};
+use everreach_core::accounts::company::{Access, AuditEntry, Company, Invitation, Member};
+use everreach_core::accounts::{Email, Password, Role, SubscriptionTier, mails};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,8 +23,10 @@ pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(company))
         .routes(routes!(members))
-        .routes(routes!(update_member))
-        .routes(routes!(invite))
+        .routes(routes!(update_member, remove_member))
+        .routes(routes!(invitations, invite))
+        .routes(routes!(revoke_invitation))
+        .routes(routes!(resend_invitation))
         .routes(routes!(audit_log))
 }
 
@@ -127,28 +129,120 @@ pub struct InviteIn {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Invited {
-    user_id: Uuid,
+pub struct InvitationOut {
+    #[schema(value_type = Object)]
+    invitation: Invitation,
 }
 
-/// Invites an e-mail into the company (admins only). Until outgoing mail is
-/// configured, the invitation link is written to the server log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationsOut {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Invitation>,
+}
+
+async fn mail_invitation(
+    state: &AppState,
+    user: &CurrentUser,
+    invitation: &Invitation,
+    link: &str,
+) -> ApiResult<()> {
+    let company = state.companies.company(&user.principal()).await?;
+    let mail = mails::invitation(&state.public_url, &invitation.email, &company.name, link);
+    state
+        .mailer
+        .send(mail)
+        .await
+        .map_err(crate::accounts::mail_error)
+}
+
+/// Invites an e-mail into the company (admins only): a pending invitation for 7
+/// days, mailed with a link to choose a password. Nothing is created for the address
+/// until it accepts, so it can still sign up on its own.
 #[utoipa::path(post, path = "/company/invitations", tag = "company", request_body = InviteIn,
-    responses((status = 201, body = Invited, description = "Invited"), (status = 403, body = Problem, description = "Not an admin"),
-              (status = 409, body = Problem, description = "The e-mail has an account")))]
+    responses((status = 201, body = InvitationOut, description = "Invited"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 409, body = Problem, description = "Already a member, or already invited (resend that invitation)")))]
 pub(crate) async fn invite(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(body): ApiJson<InviteIn>,
-) -> ApiResult<(StatusCode, Json<Invited>)> {
+) -> ApiResult<(StatusCode, Json<InvitationOut>)> {
     user.require_admin()?;
     let email = Email::parse(&body.email).map_err(|m| ApiError::invalid("/email", m))?;
-    let (user_id, link) = state
+    let (invitation, link) = state
         .companies
         .invite(&user.principal(), &email, body.role.unwrap_or(Role::User))
         .await?;
-    tracing::info!(%user_id, "invitation link: /accept-invitation?token={link}");
-    Ok((StatusCode::CREATED, Json(Invited { user_id })))
+    mail_invitation(&state, &user, &invitation, &link).await?;
+    Ok((StatusCode::CREATED, Json(InvitationOut { invitation })))
+}
+
+/// The company's pending invitations (admins only); expired ones until they are purged.
+#[utoipa::path(get, path = "/company/invitations", tag = "company",
+    responses((status = 200, body = InvitationsOut, description = "OK"), (status = 403, body = Problem, description = "Not an admin")))]
+pub(crate) async fn invitations(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<InvitationsOut>> {
+    user.require_admin()?;
+    Ok(Json(InvitationsOut {
+        items: state.companies.invitations(&user.principal()).await?,
+    }))
+}
+
+/// Revokes a pending invitation (admins only): its link stops working.
+#[utoipa::path(delete, path = "/company/invitations/{id}", tag = "company", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Revoked"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 404, body = Problem, description = "No such pending invitation")))]
+pub(crate) async fn revoke_invitation(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    user.require_admin()?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    state
+        .companies
+        .revoke_invitation(&user.principal(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mails a pending invitation again with a new link, valid 7 more days (admins
+/// only); the earlier link stops working.
+#[utoipa::path(post, path = "/company/invitations/{id}/resend", tag = "company", params(("id" = Uuid, Path)),
+    responses((status = 200, body = InvitationOut, description = "Sent again"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 404, body = Problem, description = "No such pending invitation")))]
+pub(crate) async fn resend_invitation(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<InvitationOut>> {
+    user.require_admin()?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    let (invitation, link) = state
+        .companies
+        .resend_invitation(&user.principal(), id)
+        .await?;
+    mail_invitation(&state, &user, &invitation, &link).await?;
+    Ok(Json(InvitationOut { invitation }))
+}
+
+/// Removes a member from the company (admins only). They keep their account and
+/// what they own, in a personal company of their own, and are signed out everywhere
+/// (sessions ended, API tokens revoked).
+#[utoipa::path(delete, path = "/company/members/{id}", tag = "company", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Removed"), (status = 403, body = Problem, description = "Not an admin"),
+              (status = 404, body = Problem, description = "Not a member of your company"),
+              (status = 409, body = Problem, description = "You cannot remove yourself")))]
+pub(crate) async fn remove_member(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    user.require_admin()?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    state.companies.remove_member(&user.principal(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -309,8 +309,12 @@ impl From<AccountError> for ApiError {
             },
             AccountError::InvalidLink => ApiError::invalid("/token", e.to_string()),
             AccountError::NotAdmin => ApiError::Forbidden(e.to_string()),
-            AccountError::LastAdmin => ApiError::Conflict {
+            AccountError::LastAdmin | AccountError::CannotRemoveSelf => ApiError::Conflict {
                 field: None,
+                detail: e.to_string(),
+            },
+            AccountError::AlreadyInvited => ApiError::Conflict {
+                field: Some("/email".into()),
                 detail: e.to_string(),
             },
             AccountError::Db(e) => db_error(e),

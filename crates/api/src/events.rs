@@ -4,10 +4,13 @@
 //!
 //! One LISTEN connection per process feeds a broadcast channel ([`EventHub`]); each
 //! stream takes the announcements of its own user and reads the event through that
-//! user's tenant transaction, so a stream never shows another tenant's event.
+//! user's tenant transaction, so a stream never shows another tenant's event. A
+//! stream re-checks its credential every `recheck_every` and ends once it is revoked
+//! (or the user deactivated); each user holds at most `max_streams_per_user`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -15,6 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
+use everreach_core::accounts::Accounts;
 use everreach_core::db::tenant;
 use everreach_core::platform::events::{self, Announced, Event, EventFilter};
 use serde::{Deserialize, Serialize};
@@ -26,13 +30,39 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::CurrentUser;
-use crate::error::{ApiResult, Problem};
+use crate::auth::{CurrentUser, Via};
+use crate::error::{ApiError, ApiResult, Problem};
 
-/// The process's one subscription to channel `events`.
+/// The process's one subscription to channel `events`, and the live streams per user.
 #[derive(Debug, Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Announced>,
+    streams: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// How often a stream checks that its credential still stands.
+    pub recheck_every: Duration,
+    /// The most streams one user may hold open.
+    pub max_streams_per_user: usize,
+}
+
+/// A stream's place in its user's count, given back when the stream ends.
+struct StreamSlot {
+    streams: Arc<Mutex<HashMap<Uuid, usize>>>,
+    user_id: Uuid,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self
+            .streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = streams.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                streams.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 impl EventHub {
@@ -47,7 +77,31 @@ impl EventHub {
             })
             .await;
         });
-        EventHub { sender }
+        EventHub {
+            sender,
+            streams: Arc::default(),
+            recheck_every: Duration::from_secs(30),
+            max_streams_per_user: 5,
+        }
+    }
+
+    /// A slot for one more stream of `user_id`, or 429 past the cap.
+    fn take_slot(&self, user_id: Uuid) -> Result<StreamSlot, ApiError> {
+        let mut streams = self
+            .streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = streams.entry(user_id).or_insert(0);
+        if *n >= self.max_streams_per_user {
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: 30,
+            });
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            streams: self.streams.clone(),
+            user_id,
+        })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Announced> {
@@ -110,25 +164,81 @@ pub(crate) async fn list_events(
 
 /// The signed-in user's events as they happen (Server-Sent Events: `id` is the event
 /// id, `event` its type, `data` the event as JSON). Reconnect with `Last-Event-ID`
-/// to receive what was missed first.
+/// to receive what was missed first. A stream ends when its token or session is
+/// revoked or the user is deactivated (checked every 30 seconds); a user holds at
+/// most 5 streams at once.
 #[utoipa::path(get, path = "/events/stream", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "resume after this event")),
-    responses((status = 200, content_type = "text/event-stream", description = "The stream")))]
+    responses((status = 200, content_type = "text/event-stream", description = "The stream"),
+              (status = 429, body = Problem, description = "Too many open streams")))]
 pub(crate) async fn stream_events(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
-) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>> {
+    let slot = state.events.take_slot(user.id)?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Uuid::parse_str(v.trim()).ok());
+    let credential = Credential::of(user.via, &headers);
     // Subscribe before reading the backlog, so nothing falls between the two.
     let live = state.events.subscribe();
     let (tx, mut rx) = mpsc::channel::<SseEvent>(64);
-    tokio::spawn(feed(state.db.app.clone(), user.id, last, live, tx));
+    let still_valid = Recheck {
+        accounts: state.accounts.clone(),
+        credential,
+        user_id: user.id,
+        every: state.events.recheck_every,
+    };
+    tokio::spawn(async move {
+        feed(state.db.app.clone(), user.id, last, live, tx, still_valid).await;
+        drop(slot);
+    });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)));
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// What signed a stream in, to check again while it lives.
+enum Credential {
+    Token(String),
+    Session(String),
+}
+
+impl Credential {
+    fn of(via: Via, headers: &HeaderMap) -> Option<Credential> {
+        match via {
+            Via::ApiToken => headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_string()))
+                .map(Credential::Token),
+            Via::Session => crate::auth::session_cookie(headers).map(Credential::Session),
+        }
+    }
+}
+
+struct Recheck {
+    accounts: Accounts,
+    credential: Option<Credential>,
+    user_id: Uuid,
+    every: Duration,
+}
+
+impl Recheck {
+    /// Whether the credential still signs in the same, active user.
+    async fn holds(&self) -> bool {
+        let found = match &self.credential {
+            Some(Credential::Token(t)) => self.accounts.authenticate_token(t).await,
+            Some(Credential::Session(c)) => self.accounts.authenticate_session(c).await,
+            None => return false,
+        };
+        match found {
+            Ok(p) => p.is_some_and(|p| p.user_id == self.user_id),
+            // the database is away: keep the stream, check again next time
+            Err(_) => true,
+        }
+    }
 }
 
 fn sse(event: &Event) -> SseEvent {
@@ -146,7 +256,10 @@ async fn feed(
     last: Option<Uuid>,
     mut live: broadcast::Receiver<Announced>,
     out: mpsc::Sender<SseEvent>,
+    still_valid: Recheck,
 ) {
+    let mut recheck = tokio::time::interval(still_valid.every);
+    recheck.tick().await; // the first tick is now: the caller was just checked
     let mut sent: HashSet<Uuid> = HashSet::new();
     let mut last_sent = last;
     if let Some(after) = last
@@ -164,6 +277,12 @@ async fn feed(
         let announced = tokio::select! {
             a = live.recv() => a,
             _ = out.closed() => return,
+            _ = recheck.tick() => {
+                if still_valid.holds().await {
+                    continue;
+                }
+                return;
+            }
         };
         let events = match announced {
             Ok(a) if a.user_id == user_id && !sent.contains(&a.id) => {

@@ -31,13 +31,14 @@ use axum::response::Response;
 use everreach_core::accounts::Accounts;
 use everreach_core::accounts::company::Companies;
 use everreach_core::db::Database;
+use everreach_core::mail::Mailer;
 use everreach_core::resources::{Catalog, Resources};
 use everreach_core::secrets::Keyring;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
-use crate::rate_limit::{Class, Limits, RateLimiter};
+use crate::rate_limit::{Limits, RateLimiter, TrustedProxies};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -47,13 +48,21 @@ pub struct AppState {
     pub companies: Companies,
     pub resources: Resources,
     pub limits: Arc<RateLimiter>,
+    /// Proxies whose `X-Forwarded-For` names the client (`EVERREACH_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<TrustedProxies>,
     pub metrics: Arc<observe::Metrics>,
+    /// The bearer token `/metrics` asks for (`EVERREACH_METRICS_TOKEN`); `None`:
+    /// loopback clients only.
+    pub metrics_token: Option<Arc<str>>,
     pub events: events::EventHub,
     pub keyring: Arc<Keyring>,
     /// Where people reach this installation: the base of links we send out.
     pub public_url: String,
     /// Every registered domain's state ([`domain::Dep`] reaches it in a handler).
     pub domains: Arc<domain::DomainStates>,
+    /// Verification, invitation and password-reset mail (the outbox until
+    /// [`AppState::with_mailer`] gives it SMTP).
+    pub mailer: Mailer,
 }
 
 impl AppState {
@@ -70,15 +79,36 @@ impl AppState {
             companies: Companies::new(db.app.clone()),
             resources: Resources::new(db.app.clone(), catalog, keyring.clone())
                 .with_rules(domain::table_rules()),
-            db,
             limits: Arc::new(RateLimiter::new(limits)),
+            trusted_proxies: Arc::default(),
             metrics: Arc::default(),
+            metrics_token: None,
             events: hub,
+            mailer: Mailer::outbox(db.app.clone(), keyring.clone()),
             keyring,
             public_url: String::new(),
             domains: Arc::default(),
+            db,
         };
         Ok(state.with_public_url(DEFAULT_PUBLIC_URL))
+    }
+
+    /// Believe `X-Forwarded-For` from these proxies.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> AppState {
+        self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// `/metrics` for holders of `token` (otherwise loopback only).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> AppState {
+        self.metrics_token = token.map(Arc::from);
+        self
+    }
+
+    /// Mail through `mailer` (SMTP) instead of the outbox only.
+    pub fn with_mailer(mut self, mailer: Mailer) -> AppState {
+        self.mailer = mailer;
+        self
     }
 
     /// Where people reach this installation: the base of the links we send out, such
@@ -155,16 +185,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Rate limit for routes without a signed-in caller, keyed by the client address.
+/// Rate limit for routes without a signed-in caller, keyed by the client address
+/// (through trusted proxies only; IPv6 per /64).
 async fn limit_by_client(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
-    state.limits.check(&client, Class::Auth)?;
+    let peer = rate_limit::peer_or_unspecified(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+    );
+    let client = state.trusted_proxies.client(peer, req.headers());
+    state.limits.check_client(client)?;
     Ok(next.run(req).await)
 }

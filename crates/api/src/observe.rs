@@ -3,14 +3,17 @@
 //! Every request gets an id — the caller's `x-request-id` when it is sane, else a new
 //! one — echoed in the response and carried by the request's tracing span. Counts and
 //! latency histograms are kept per route template (never the raw path, which would
-//! grow without bound) and status, and rendered at `/metrics` with the pool gauges.
+//! grow without bound) and status, and rendered at `/metrics` with the pool gauges,
+//! for the operator only (a token, or loopback).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -129,10 +132,40 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     response
 }
 
-/// Prometheus text: request counts and latency by route and status, pool usage.
+/// Whether the caller may read `/metrics`: with `EVERREACH_METRICS_TOKEN` set, the
+/// request must send it as a bearer token; without it, only a client on this
+/// machine (loopback) may.
+fn may_read_metrics(state: &AppState, req: &Request) -> bool {
+    match state.metrics_token.as_deref() {
+        Some(expected) => req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                let (a, b) = (given.trim().as_bytes(), expected.as_bytes());
+                a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            }),
+        None => req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|c| c.0.ip().is_loopback()),
+    }
+}
+
+/// Prometheus text: request counts and latency by route and status, pool usage. Needs
+/// the operator token (`EVERREACH_METRICS_TOKEN`) as a bearer token, or, without one
+/// configured, a client on this machine.
 #[utoipa::path(get, path = "/metrics", tag = "ops", security(),
-    responses((status = 200, body = String, content_type = "text/plain", description = "OK")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+    responses((status = 200, body = String, content_type = "text/plain", description = "OK"),
+              (status = 401, body = crate::error::Problem, description = "No or wrong operator token, or not on this machine")))]
+pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    if !may_read_metrics(&state, &req) {
+        return crate::error::ApiError::Unauthorized(
+            "send the operator token (EVERREACH_METRICS_TOKEN) as `Authorization: Bearer …`, or ask from this machine".into(),
+        )
+        .into_response();
+    }
     let mut out = String::new();
     state.metrics.render_requests(&mut out);
     for (name, pool) in [("app", &state.db.app), ("admin", &state.db.admin)] {

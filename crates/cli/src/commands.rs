@@ -7,8 +7,8 @@ use everreach_core::db::{Database, migrate};
 use everreach_core::secrets::{Keyring, columns};
 
 use crate::{
-    BenchCommand, Command, DbCommand, ImportCommand, KeysCommand, TokenCommand, UserCommand, bench,
-    database, import, users,
+    BenchCommand, Command, DbCommand, ImportCommand, KeysCommand, MailCommand, TokenCommand,
+    UserCommand, bench, database, import, users,
 };
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -23,6 +23,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Jobs { command } => {
             with_database(&config, |target| crate::jobs::run(target, command))
         }
+        Command::Mail {
+            command: MailCommand::Outbox { to, limit, json },
+        } => with_database(&config, |target| {
+            mail_outbox(target, config.clone(), to, limit, json)
+        }),
         Command::Migrate => with_database(&config, |target| async move {
             let admin = Database::connect_admin(&target).await?;
             migrate::run(&admin).await?;
@@ -207,17 +212,38 @@ async fn serve(
     };
     let limits = everreach_api::rate_limit::Limits {
         auth_per_minute: config.rate_limit_auth,
+        account_per_minute: config.rate_limit_account,
         read_per_minute: config.rate_limit_read,
         write_per_minute: config.rate_limit_write,
     };
-    let state = everreach_api::AppState::new(db, std::sync::Arc::new(keyring), limits)
+    let proxies = everreach_api::rate_limit::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|why| anyhow::anyhow!("EVERREACH_TRUSTED_PROXIES: {why}"))?;
+    let keyring = std::sync::Arc::new(keyring);
+    let mailer = match &config.smtp_url {
+        Some(url) => everreach_core::mail::Mailer::smtp(
+            db.app.clone(),
+            keyring.clone(),
+            url,
+            &config.mail_from,
+        )?,
+        None => {
+            tracing::info!(
+                "no EVERREACH_SMTP_URL: mail is held in the outbox (`everreach mail outbox`)"
+            );
+            everreach_core::mail::Mailer::outbox(db.app.clone(), keyring.clone())
+        }
+    };
+    let state = everreach_api::AppState::new(db, keyring, limits)
         .await?
         .with_public_url(
             &config
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
-        );
+        )
+        .with_trusted_proxies(proxies)
+        .with_mailer(mailer)
+        .with_metrics_token(config.metrics_token.clone());
     let app =
         everreach_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -271,6 +297,43 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+async fn mail_outbox(
+    target: everreach_core::db::DbTarget,
+    config: Config,
+    to: Option<String>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    if !(1..=1000).contains(&limit) {
+        anyhow::bail!("--limit must be 1 to 1000 (got {limit})");
+    }
+    let (db, keyring) = open_with_keys(target, &config).await?;
+    let mails =
+        everreach_core::mail::read_outbox(&db.admin, &keyring, to.as_deref(), limit).await?;
+    if mails.is_empty() {
+        eprintln!("everreach: the outbox is empty");
+    }
+    for mail in mails.iter().rev() {
+        if json {
+            println!("{}", serde_json::to_string(mail)?);
+        } else {
+            println!(
+                "--- {} · {} · to {}\nSubject: {}{}\n\n{}",
+                mail.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                mail.status,
+                mail.to,
+                mail.subject,
+                mail.error
+                    .as_deref()
+                    .map(|e| format!("\nError: {e}"))
+                    .unwrap_or_default(),
+                mail.body
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn rotate_keys(target: everreach_core::db::DbTarget, config: Config) -> anyhow::Result<()> {

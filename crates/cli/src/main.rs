@@ -67,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Outgoing mail (verification, invitation and password-reset links).
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Background jobs: list them, retry or cancel one.
     Jobs {
         #[command(subcommand)]
@@ -201,6 +206,22 @@ enum DbCommand {
         /// The schema owner's URL instead of the application role's.
         #[arg(long)]
         admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// The newest mails of the outbox, opened: where mail waits when no
+    /// EVERREACH_SMTP_URL is set (and what was sent or failed when one is).
+    Outbox {
+        /// Only mail to this address.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// One JSON object per mail instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -452,7 +452,7 @@ async fn worker_runs_maintenance_jobs_and_stops_on_sigterm() {
             .fetch_one(&db.admin)
             .await
             .unwrap_or(0);
-        if n == 4 {
+        if n == 5 {
             break;
         }
         assert!(

@@ -38,8 +38,18 @@ pub struct Config {
     pub encryption_keys_old: Vec<String>,
     /// Requests per minute: sign-up/sign-in per client address, reads and writes per user.
     pub rate_limit_auth: u32,
+    /// Sign-in attempts and reset mails per minute, per account.
+    pub rate_limit_account: u32,
     pub rate_limit_read: u32,
     pub rate_limit_write: u32,
+    /// Outgoing mail over SMTP (`smtps://USER:PASSWORD@HOST`); unset: the outbox only.
+    pub smtp_url: Option<String>,
+    /// The sender of outgoing mail.
+    pub mail_from: String,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks).
+    pub trusted_proxies: String,
+    /// The bearer token `/metrics` asks for; unset: `/metrics` answers loopback only.
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -57,6 +67,11 @@ impl std::fmt::Debug for Config {
             .field(
                 "encryption_key",
                 &self.encryption_key.as_ref().map(|_| "<set>"),
+            )
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<set>"),
             )
             .finish_non_exhaustive()
     }
@@ -109,6 +124,12 @@ impl Config {
         };
         Ok(Config {
             rate_limit_auth: per_minute("EVERREACH_RATE_LIMIT_AUTH", 30)?,
+            rate_limit_account: per_minute("EVERREACH_RATE_LIMIT_ACCOUNT", 10)?,
+            smtp_url: get("EVERREACH_SMTP_URL").filter(|u| !u.trim().is_empty()),
+            mail_from: get("EVERREACH_MAIL_FROM")
+                .unwrap_or_else(|| "EverReach <no-reply@localhost>".into()),
+            trusted_proxies: get("EVERREACH_TRUSTED_PROXIES").unwrap_or_default(),
+            metrics_token: get("EVERREACH_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
             rate_limit_read: per_minute("EVERREACH_RATE_LIMIT_READ", 6000)?,
             rate_limit_write: per_minute("EVERREACH_RATE_LIMIT_WRITE", 1200)?,
             database_url,

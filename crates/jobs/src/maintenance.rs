@@ -1,6 +1,7 @@
 //! The installation's own upkeep, as scheduled jobs: monthly partitions made ahead
 //! of the rows that need them, expired cache entries and finished jobs past
-//! `keep_until` removed.
+//! `keep_until` removed, and expired credentials (idempotency keys, sessions,
+//! verification and reset links, invitations, outbox mail) purged.
 
 use serde_json::json;
 use sqlx::PgPool;
@@ -11,6 +12,15 @@ use crate::runner::{QueueOptions, Registry};
 pub const PARTITIONS: &str = "maintenance.partitions";
 pub const CACHE: &str = "maintenance.cache";
 pub const JOBS: &str = "maintenance.jobs";
+pub const CREDENTIALS: &str = "maintenance.credentials";
+
+/// Deletes expired idempotency keys, sessions, e-mail verification and password
+/// reset links, invitations and outbox mail; how many of each.
+pub async fn purge_credentials(pool: &PgPool) -> Result<serde_json::Value, sqlx::Error> {
+    sqlx::query_scalar("SELECT purge_expired_credentials()")
+        .fetch_one(pool)
+        .await
+}
 
 /// Creates the monthly partitions of every partitioned table for last month through
 /// three months ahead; returns how many were new.
@@ -45,7 +55,7 @@ pub async fn purge_jobs(pool: &PgPool) -> Result<u64, sqlx::Error> {
 
 /// Adds the maintenance handlers to `registry` (one loop each: they are rare) and
 /// their schedules (UTC): partitions nightly, cache every 5 minutes, job history
-/// every 10 minutes.
+/// every 10 minutes, expired credentials every 15 minutes.
 pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::JobError> {
     let once = QueueOptions {
         loops: 1,
@@ -74,8 +84,14 @@ pub fn register(registry: &mut Registry) -> Result<(), everreach_core::jobs::Job
         }),
         once,
     )?;
+    registry.register_with(
+        CREDENTIALS,
+        handler(|ctx| async move { Ok(Some(purge_credentials(&ctx.pool).await?)) }),
+        once,
+    )?;
     registry
         .schedule(PARTITIONS, "15 0 * * *", "UTC")?
+        .schedule(CREDENTIALS, "*/15 * * * *", "UTC")?
         .schedule(CACHE, "*/5 * * * *", "UTC")?
         .schedule(JOBS, "*/10 * * * *", "UTC")?;
     Ok(())

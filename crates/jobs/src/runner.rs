@@ -251,17 +251,29 @@ impl Loop {
         futures_util::stream::iter(batch)
             .map(|job| {
                 let id = job.id;
+                let limit =
+                    Duration::from_secs_f64(job.expire_in_seconds.clamp(0.001, 7.0 * 86_400.0));
                 let ctx = JobContext {
                     job,
                     pool: self.pool.clone(),
                 };
                 let run = (self.handler)(ctx);
                 async move {
-                    // Each handler on its own task: a panic fails that job only.
-                    let outcome = match tokio::spawn(run).await {
-                        Ok(Ok(output)) => Ok(output.unwrap_or(Value::Null)),
-                        Ok(Err(e)) => Err(e.0),
-                        Err(join) => Err(panic_message(join)),
+                    // Each handler on its own task: a panic fails that job only. A
+                    // handler past the job's expire_in is cancelled (aborted at its
+                    // next await), so it never runs beside the retry its expiry makes.
+                    let mut task = tokio::spawn(run);
+                    let outcome = match tokio::time::timeout(limit, &mut task).await {
+                        Ok(Ok(Ok(output))) => Ok(output.unwrap_or(Value::Null)),
+                        Ok(Ok(Err(e))) => Err(e.0),
+                        Ok(Err(join)) => Err(panic_message(join)),
+                        Err(_) => {
+                            task.abort();
+                            Err(format!(
+                                "cancelled: the handler ran past the job's expire_in ({}s)",
+                                limit.as_secs_f64()
+                            ))
+                        }
                     };
                     (id, outcome)
                 }

@@ -425,6 +425,57 @@ async fn a_job_of_a_worker_that_died_completes_after_it_expires() {
 }
 
 #[tokio::test]
+async fn a_handler_past_its_expire_in_is_cancelled_not_left_beside_its_retry() {
+    let db = TestDb::new().await;
+    let opts = SendOptions {
+        expire_in_seconds: 1,
+        retry_limit: 0,
+        ..SendOptions::default()
+    };
+    let finished = Arc::new(Mutex::new(0u32));
+    let seen = finished.clone();
+    let mut registry = Registry::new();
+    registry
+        .register(
+            "slow",
+            handler(move |_| {
+                let seen = seen.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    *seen.lock().unwrap() += 1;
+                    Ok(None)
+                }
+            }),
+        )
+        .unwrap();
+    let id = send(&db.app, "slow", json!({}), &opts).await.unwrap();
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
+    // The runner's cancellation and its expiry sweep race; either ends the job.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let output = loop {
+        let (s, _, output) = state(&db.app, id).await;
+        if s == "failed" || s == "expired" {
+            break output;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        output.unwrap().to_string().contains("expire"),
+        "the job says why it stopped"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        *finished.lock().unwrap(),
+        0,
+        "the handler was stopped, not left running"
+    );
+    runner.shutdown().await;
+}
+
+#[tokio::test]
 async fn handlers_act_in_their_jobs_tenant() {
     let db = TestDb::new().await;
     let alice = db.create_user("alice@example.com").await;
@@ -630,7 +681,86 @@ async fn upkeep_keeps_partitions_three_months_ahead_and_purges() {
             .fetch_one(&db.app)
             .await
             .unwrap();
-    assert_eq!(schedules, 3);
+    assert_eq!(schedules, 4);
+}
+
+#[tokio::test]
+async fn expired_credentials_are_purged_and_live_ones_stay() {
+    use everreach_core::db::tenant;
+    use everreach_jobs::maintenance;
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    for (age, tag) in [
+        ("- interval '1 second'", "old"),
+        ("+ interval '1 hour'", "new"),
+    ] {
+        let sql = format!(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at)
+                 VALUES ('{alice}', '{tag}', 'h', now() - interval '24 hours' {age});
+             INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ('{alice}', 's-{tag}', now() {age});
+             INSERT INTO email_verification_tokens (user_id, token_hash, email, expires_at)
+                 VALUES ('{alice}', 'v-{tag}', 'alice@example.com', now() {age});
+             INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES ('{alice}', 'p-{tag}', now() {age});"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    for (age, tag) in [
+        ("- interval '1 second'", "old"),
+        ("+ interval '1 hour'", "new"),
+    ] {
+        let sql = format!(
+            "INSERT INTO company_invitations (company_id, email, token_hash, expires_at)
+                 VALUES ((SELECT company_id FROM users WHERE id = '{alice}'), '{tag}@example.com', 'i-{tag}', now() {age});
+             INSERT INTO mail_outbox (id, to_address, subject, body, expires_at)
+                 VALUES (gen_random_uuid(), '{tag}@example.com', 'hello', 'er1:sealed', now() {age});"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&db.admin)
+            .await
+            .unwrap();
+    }
+    let purged = maintenance::purge_credentials(&db.app).await.unwrap();
+    assert_eq!(
+        purged,
+        json!({"idempotency_keys": 1, "sessions": 1, "email_verification_tokens": 1,
+               "password_reset_tokens": 1, "company_invitations": 1, "mail_outbox": 1})
+    );
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    for table in [
+        "idempotency_keys",
+        "sessions",
+        "email_verification_tokens",
+        "password_reset_tokens",
+    ] {
+        let left: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT to_jsonb(t)::text FROM {table} t"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(
+            left.len() == 1 && !left[0].contains("old"),
+            "{table} keeps its live row only: {left:?}"
+        );
+    }
+    tx.commit().await.unwrap();
+    for table in ["company_invitations", "mail_outbox"] {
+        let left: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT to_jsonb(t)::text FROM {table} t"
+        )))
+        .fetch_all(&db.admin)
+        .await
+        .unwrap();
+        assert!(
+            left.len() == 1 && !left[0].contains("old"),
+            "{table} keeps its live row only: {left:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -642,12 +772,13 @@ async fn events_enqueue_their_subscribers_jobs_in_the_same_transaction() {
     events::subscribe(&db.app, "insights.recompute", "person_event.%", true)
         .await
         .unwrap();
+    let bob = db.create_user("bob@example.com").await;
     let person = Uuid::new_v4();
-    let log = |event_type: &'static str, entity: Uuid, commit: bool| {
+    let log_as = |who: Uuid, event_type: &'static str, entity: Uuid, commit: bool| {
         let pool = db.app.clone();
         async move {
-            let mut tx = tenant::begin(&pool, alice).await.unwrap();
-            events::log(&mut tx, alice, "person", entity, event_type, &json!({}))
+            let mut tx = tenant::begin(&pool, who).await.unwrap();
+            events::log(&mut tx, who, "person", entity, event_type, &json!({}))
                 .await
                 .unwrap();
             if commit {
@@ -655,8 +786,13 @@ async fn events_enqueue_their_subscribers_jobs_in_the_same_transaction() {
             }
         }
     };
+    let log = |event_type: &'static str, entity: Uuid, commit: bool| {
+        log_as(alice, event_type, entity, commit)
+    };
     log("person_event.created", person, true).await;
     log("person_event.created", person, true).await; // same person: deduplicated
+    // another tenant naming the same entity id is not swallowed by alice's live job
+    log_as(bob, "person_event.created", person, true).await;
     log("person_event.created", Uuid::new_v4(), true).await;
     log("contact.updated", person, true).await; // not subscribed
     log("person_event.created", Uuid::new_v4(), false).await; // rolled back
@@ -666,13 +802,15 @@ async fn events_enqueue_their_subscribers_jobs_in_the_same_transaction() {
     .fetch_all(&db.app)
     .await
     .unwrap();
-    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
     assert_eq!(jobs[0].0["entity_id"], person.to_string());
     assert_eq!(
         jobs[0].1,
         Some(alice),
         "the job acts for the event's tenant"
     );
+    assert_eq!(jobs[1].0["entity_id"], person.to_string());
+    assert_eq!(jobs[1].1, Some(bob));
 }
 
 #[tokio::test]

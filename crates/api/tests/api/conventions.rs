@@ -188,6 +188,7 @@ async fn invalid_headers_are_refused_cleanly() {
 async fn over_the_limit_is_429_with_retry_after() {
     let app = TestApp::with_limits(Limits {
         auth_per_minute: 3,
+        account_per_minute: 100,
         read_per_minute: 5,
         write_per_minute: 5,
     })
@@ -239,7 +240,9 @@ async fn request_ids_are_echoed_and_metrics_count_routes() {
     assert_eq!(reply.headers.get("x-request-id").unwrap(), "abc-123");
     let fresh = app.get("/healthz", &As::Anonymous).await;
     assert_eq!(fresh.headers.get("x-request-id").unwrap().len(), 36);
-    let metrics = app.get("/metrics", &As::Anonymous).await;
+    let metrics = app
+        .send_from(Method::GET, "/metrics", None, "127.0.0.1:9000", &[])
+        .await;
     let text = metrics.body.as_str().unwrap();
     assert!(
         text.contains(
@@ -256,12 +259,132 @@ async fn request_ids_are_echoed_and_metrics_count_routes() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let metrics = app.get("/metrics", &As::Anonymous).await;
+    let metrics = app
+        .send_from(Method::GET, "/metrics", None, "[::1]:9000", &[])
+        .await;
     let text = metrics.body.as_str().unwrap();
     assert!(
         text.contains(r#"everreach_jobs_live{queue="metrics.check",state="created"} 1"#),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn metrics_are_for_the_operator_only() {
+    let open = TestApp::spawn().await;
+    open.get("/metrics", &As::Anonymous).await.problem(401);
+    open.send_from(Method::GET, "/metrics", None, "203.0.113.5:9000", &[])
+        .await
+        .problem(401);
+    let with_token =
+        TestApp::spawn_with(|s| s.with_metrics_token(Some("operator-secret-1".into()))).await;
+    with_token
+        .send_from(Method::GET, "/metrics", None, "127.0.0.1:9000", &[])
+        .await
+        .problem(401);
+    with_token
+        .send_from(
+            Method::GET,
+            "/metrics",
+            None,
+            "203.0.113.5:9000",
+            &[("authorization", "Bearer operator-secret-2")],
+        )
+        .await
+        .problem(401);
+    let ok = with_token
+        .send_from(
+            Method::GET,
+            "/metrics",
+            None,
+            "203.0.113.5:9000",
+            &[("authorization", "Bearer operator-secret-1")],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_client_limit_counts_ipv6_per_64_and_trusts_forwarded_for_only_from_proxies() {
+    let limits = Limits {
+        auth_per_minute: 2,
+        account_per_minute: 100,
+        read_per_minute: 100,
+        write_per_minute: 100,
+    };
+    let app = TestApp::with_limits(limits).await;
+    let try_from = |peer: &'static str, forwarded: &'static str| {
+        let app = &app;
+        async move {
+            let headers: Vec<(&str, &str)> = if forwarded.is_empty() {
+                vec![]
+            } else {
+                vec![("x-forwarded-for", forwarded)]
+            };
+            app.send_from(
+                Method::POST,
+                "/api/v1/auth/sign-in",
+                Some(json!({"email": "x@example.com", "password": "nope"})),
+                peer,
+                &headers,
+            )
+            .await
+            .status
+        }
+    };
+    // One /64, several addresses: one bucket.
+    assert_eq!(
+        try_from("[2001:db8:0:1::1]:1", "").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        try_from("[2001:db8:0:1::2]:1", "").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        try_from("[2001:db8:0:1::3]:1", "").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A client that is no proxy cannot pick its own address with X-Forwarded-For.
+    assert_eq!(
+        try_from("198.51.100.7:1", "192.0.2.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        try_from("198.51.100.7:1", "192.0.2.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        try_from("198.51.100.7:1", "192.0.2.3").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    let proxies = everreach_api::rate_limit::TrustedProxies::parse("10.0.0.0/8").unwrap();
+    let behind = TestApp::build_with_limits(limits, move |s| s.with_trusted_proxies(proxies)).await;
+    let via_proxy = |forwarded: &'static str| {
+        let behind = &behind;
+        async move {
+            behind
+                .send_from(
+                    Method::POST,
+                    "/api/v1/auth/sign-in",
+                    Some(json!({"email": "x@example.com", "password": "nope"})),
+                    "10.0.0.2:1",
+                    &[("x-forwarded-for", forwarded)],
+                )
+                .await
+                .status
+        }
+    };
+    for client in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+        assert_eq!(
+            via_proxy(client).await,
+            StatusCode::UNAUTHORIZED,
+            "{client} has its own bucket"
+        );
+    }
+    assert_eq!(via_proxy("192.0.2.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(via_proxy("192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

@@ -137,3 +137,88 @@ async fn a_stream_resumed_with_last_event_id_first_gets_what_it_missed() {
         "already seen: {seen}"
     );
 }
+
+/// Reads the stream to its end (or fails after 10 s).
+async fn read_to_end(body: &mut Body) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("the stream ended in time");
+        if frame.is_none() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_is_revoked_or_its_user_deactivated() {
+    let app = TestApp::spawn_with(|mut s| {
+        s.events.recheck_every = Duration::from_millis(200);
+        s
+    })
+    .await;
+    let ada = app.member("ada@example.com").await;
+    let response = app.open(stream_request(&ada, None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let tokens = app.get("/api/v1/me/api-tokens", &ada.auth()).await;
+    let id = tokens.body["items"][0]["id"].as_str().unwrap().to_string();
+    let revoked = app
+        .send(
+            axum::http::Method::DELETE,
+            &format!("/api/v1/me/api-tokens/{id}"),
+            None,
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    read_to_end(&mut body).await;
+
+    let bob = app
+        .member_with_role("bob@example.com", everreach_core::accounts::Role::User)
+        .await;
+    let response = app.open(stream_request(&bob, None)).await;
+    let mut body = response.into_body();
+    sqlx::query("UPDATE users SET is_active = false WHERE id = $1")
+        .bind(bob.id)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    read_to_end(&mut body).await;
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_five_streams() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada@example.com").await;
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        let r = app.open(stream_request(&ada, None)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        open.push(r);
+    }
+    let sixth = app.open(stream_request(&ada, None)).await;
+    assert_eq!(sixth.status(), StatusCode::TOO_MANY_REQUESTS);
+    let bob = app.member("bob@example.com").await;
+    assert_eq!(
+        app.open(stream_request(&bob, None)).await.status(),
+        StatusCode::OK,
+        "the cap is per user"
+    );
+    drop(open.pop());
+    let mut status = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..50 {
+        let r = app.open(stream_request(&ada, None)).await;
+        status = r.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a closed stream gives its slot back"
+    );
+}

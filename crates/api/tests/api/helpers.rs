@@ -86,6 +86,7 @@ impl TestApp {
     pub async fn spawn() -> TestApp {
         TestApp::with_limits(Limits {
             auth_per_minute: 10_000,
+            account_per_minute: 10_000,
             read_per_minute: 100_000,
             write_per_minute: 100_000,
         })
@@ -93,6 +94,32 @@ impl TestApp {
     }
 
     pub async fn with_limits(limits: Limits) -> TestApp {
+        TestApp::build(limits, |s| s).await
+    }
+
+    /// An app whose state `configure` adjusts first (metrics token, proxies, mailer).
+    pub async fn spawn_with(configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        TestApp::build(
+            Limits {
+                auth_per_minute: 10_000,
+                account_per_minute: 10_000,
+                read_per_minute: 100_000,
+                write_per_minute: 100_000,
+            },
+            configure,
+        )
+        .await
+    }
+
+    /// An app with these limits whose state `configure` adjusts first.
+    pub async fn build_with_limits(
+        limits: Limits,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
+        TestApp::build(limits, configure).await
+    }
+
+    async fn build(limits: Limits, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
         let db = TestDb::new().await;
         let database = Database {
             admin: db.admin.clone(),
@@ -103,8 +130,70 @@ impl TestApp {
             vec![[7u8; 32]],
             None,
         ));
-        let router = router(AppState::new(database, keyring, limits).await.unwrap());
+        let router = router(configure(
+            AppState::new(database, keyring, limits).await.unwrap(),
+        ));
         TestApp { db, router }
+    }
+
+    /// The keyring every test app seals with.
+    pub fn keyring() -> everreach_core::secrets::Keyring {
+        everreach_core::secrets::Keyring::from_raw(vec![[7u8; 32]], None)
+    }
+
+    /// The mails in the outbox to `to`, oldest first, opened.
+    pub async fn mails_to(&self, to: &str) -> Vec<everreach_core::mail::OutboxMail> {
+        let mut mails =
+            everreach_core::mail::read_outbox(&self.db.admin, &TestApp::keyring(), Some(to), 100)
+                .await
+                .unwrap();
+        mails.reverse();
+        mails
+    }
+
+    /// The token of the link in the newest mail to `to` that links to `page`.
+    pub async fn link_token(&self, to: &str, page: &str) -> String {
+        let mails = self.mails_to(to).await;
+        let needle = format!("/{page}?token=");
+        let body = &mails
+            .iter()
+            .rev()
+            .find(|m| m.body.contains(&needle))
+            .unwrap_or_else(|| panic!("no mail to {to} links to /{page}: {mails:?}"))
+            .body;
+        let start = body.find(&needle).unwrap() + needle.len();
+        body[start..]
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A request as if it came over a connection from `peer`.
+    pub async fn send_from(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = match body {
+            Some(b) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .unwrap();
+        let addr: std::net::SocketAddr = peer.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        self.raw(request).await
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>, auth: &As) -> Reply {

@@ -50,6 +50,7 @@ pub async fn run(target: DbTarget, config: Config, opts: Options) -> anyhow::Res
     // The server as `serve` runs it, with limits no benchmark reaches.
     let unlimited = Limits {
         auth_per_minute: u32::MAX,
+        account_per_minute: u32::MAX,
         read_per_minute: u32::MAX,
         write_per_minute: u32::MAX,
     };

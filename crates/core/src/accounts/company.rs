@@ -1,5 +1,5 @@
 //! A company and its members (003 `companies`, roles, tiers): what an admin may see
-//! and change, invitations, and the company's audit log. The rules themselves live
+//! and change, pending invitations, removing members, and the company's audit log. The rules themselves live
 //! in the SECURITY DEFINER functions of migration `…040000_company_members_audit.sql`
 //! (each checks that the caller is an admin of the same company); this module calls
 //! them inside the caller's tenant transaction.
@@ -40,6 +40,33 @@ pub struct Member {
     pub email_verified: Option<bool>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A pending invitation (never its link).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+const INVITATION_COLUMNS: &str = "id, email, role, invited_by, created_at, sent_at, expires_at";
+
+async fn find_invitation(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> Result<Invitation, AccountError> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {INVITATION_COLUMNS} FROM company_invitation_list() WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(AccountError::NotFound)
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -154,38 +181,104 @@ impl Companies {
         Ok(row)
     }
 
-    /// Creates the invited member and returns them with the link token (to be mailed).
+    /// Invites an e-mail into the admin's company: a pending invitation (no user row
+    /// until it is accepted). Returns the invitation, the company's name and the link
+    /// token (to be mailed).
     pub async fn invite(
         &self,
         admin: &Principal,
         email: &Email,
         role: Role,
-    ) -> Result<(Uuid, String), AccountError> {
+    ) -> Result<(Invitation, String), AccountError> {
         let issued = token::issue(Kind::Invitation);
         let mut tx = tenant::begin(&self.pool, admin.user_id).await?;
-        let user: Uuid = sqlx::query_scalar("SELECT invite_member($1, $2, $3, $4)")
+        let id: Uuid = sqlx::query_scalar("SELECT invite_member($1, $2, $3, $4)")
             .bind(email.as_str())
             .bind(role)
             .bind(&issued.hash)
             .bind(Utc::now() + INVITATION_TTL)
             .fetch_one(&mut *tx)
             .await
-            .map_err(not_admin)?;
-        let invited = serde_json::json!({ "id": user, "email": email.as_str(), "role": role, "invited": true });
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
+                    AccountError::AlreadyInvited
+                }
+                _ => not_admin(e),
+            })?;
+        let invitation = find_invitation(&mut tx, id).await?;
         audit::record(
             &mut tx,
             admin.user_id,
-            "users",
+            "company_invitations",
             Operation::Insert,
             None,
-            Some(&invited),
+            Some(&json(&invitation)),
         )
         .await?;
         tx.commit().await?;
-        Ok((user, issued.token))
+        Ok((invitation, issued.token))
     }
 
-    /// Uses an invitation link: the member's password is set; returns the member.
+    /// The admin's company's pending invitations, by e-mail.
+    pub async fn invitations(&self, admin: &Principal) -> Result<Vec<Invitation>, AccountError> {
+        let mut tx = tenant::begin(&self.pool, admin.user_id).await?;
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM company_invitation_list()"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(not_admin)?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Revokes a pending invitation: its link stops working.
+    pub async fn revoke_invitation(&self, admin: &Principal, id: Uuid) -> Result<(), AccountError> {
+        let mut tx = tenant::begin(&self.pool, admin.user_id).await?;
+        let email: Option<String> = sqlx::query_scalar("SELECT revoke_invitation($1)")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(not_admin)?;
+        let email = email.ok_or(AccountError::NotFound)?;
+        let revoked = serde_json::json!({ "id": id, "email": email });
+        audit::record(
+            &mut tx,
+            admin.user_id,
+            "company_invitations",
+            Operation::Delete,
+            Some(&revoked),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a pending invitation a new link and seven more days (the old link stops
+    /// working); the invitation and the new link token (to be mailed).
+    pub async fn resend_invitation(
+        &self,
+        admin: &Principal,
+        id: Uuid,
+    ) -> Result<(Invitation, String), AccountError> {
+        let issued = token::issue(Kind::Invitation);
+        let mut tx = tenant::begin(&self.pool, admin.user_id).await?;
+        let email: Option<String> = sqlx::query_scalar("SELECT resend_invitation($1, $2, $3)")
+            .bind(id)
+            .bind(&issued.hash)
+            .bind(Utc::now() + INVITATION_TTL)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(not_admin)?;
+        email.ok_or(AccountError::NotFound)?;
+        let invitation = find_invitation(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((invitation, issued.token))
+    }
+
+    /// Uses an invitation link: the member is created with this password; returns the
+    /// member. An address that has an account by now is `EmailTaken`.
     pub async fn accept_invitation(
         &self,
         link: &str,
@@ -199,8 +292,54 @@ impl Companies {
             .bind(token::hash(link))
             .bind(phc)
             .fetch_one(&self.pool)
-            .await?;
-        user.ok_or(AccountError::InvalidLink)
+            .await
+            .map_err(not_admin)?;
+        let user = user.ok_or(AccountError::InvalidLink)?;
+        let mut tx = tenant::begin(&self.pool, user).await?;
+        let joined = serde_json::json!({ "id": user, "joined_by_invitation": true });
+        audit::record(
+            &mut tx,
+            user,
+            "users",
+            Operation::Insert,
+            None,
+            Some(&joined),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Removes a member from the admin's company: they keep their account and their
+    /// own rows in a new personal company, and are signed out everywhere (sessions
+    /// ended, API tokens revoked).
+    pub async fn remove_member(&self, admin: &Principal, member: Uuid) -> Result<(), AccountError> {
+        let mut tx = tenant::begin(&self.pool, admin.user_id).await?;
+        let found: bool = sqlx::query_scalar("SELECT remove_member($1)")
+            .bind(member)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("23514") => {
+                    AccountError::CannotRemoveSelf
+                }
+                _ => not_admin(e),
+            })?;
+        if !found {
+            return Err(AccountError::NotFound);
+        }
+        let removed = serde_json::json!({ "id": member, "removed_from_company": admin.company_id });
+        audit::record(
+            &mut tx,
+            admin.user_id,
+            "users",
+            Operation::Update,
+            None,
+            Some(&removed),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A page of the company's audit log, newest first, before `(time, id)`.

@@ -1,5 +1,5 @@
-//! Accounts: users, sign-up and sign-in, web sessions, API tokens and e-mail
-//! verification (seeds 002, 003, 004 `users`; 003 `user_role`/`subscription_tier`).
+//! Accounts: users, sign-up and sign-in, web sessions, API tokens, e-mail
+//! verification, password change and reset (seeds 002, 003, 004 `users`; 003 `user_role`/`subscription_tier`).
 //!
 //! Passwords are argon2id; sessions and API tokens are 256-bit random secrets stored
 //! only as SHA-256. Lookups that must cross tenants before one is known (an e-mail at
@@ -9,6 +9,7 @@
 
 pub mod company;
 pub mod export;
+pub mod mails;
 pub mod model;
 pub mod password;
 pub mod service;

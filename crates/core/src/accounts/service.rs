@@ -20,6 +20,8 @@ pub(crate) fn json(row: &impl serde::Serialize) -> serde_json::Value {
 pub const SESSION_TTL: Duration = Duration::days(30);
 /// An e-mail verification link lasts this long.
 pub const VERIFICATION_TTL: Duration = Duration::hours(48);
+/// A password reset link lasts this long.
+pub const PASSWORD_RESET_TTL: Duration = Duration::hours(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -39,6 +41,12 @@ pub enum AccountError {
     NotAdmin,
     #[error("the company needs an active admin: make another member admin first")]
     LastAdmin,
+    #[error(
+        "this e-mail is already a member of the company or has a pending invitation (resend it instead)"
+    )]
+    AlreadyInvited,
+    #[error("you cannot remove yourself: another admin can, or delete your account")]
+    CannotRemoveSelf,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -65,6 +73,10 @@ impl From<store::PrincipalRow> for Principal {
 #[derive(Debug, Clone)]
 pub struct Accounts {
     pool: PgPool,
+}
+
+fn is_check_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23514"))
 }
 
 fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
@@ -339,8 +351,108 @@ impl Accounts {
         .await?;
         sqlx::query("SELECT delete_own_account()")
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| {
+                if is_check_violation(&e) {
+                    AccountError::LastAdmin
+                } else {
+                    e.into()
+                }
+            })?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Changes the password after checking the current one; every other session of
+    /// the user ends (`keep_session`: the cookie of the one making the change).
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current: &str,
+        new: &Password,
+        keep_session: Option<&str>,
+    ) -> Result<(), AccountError> {
+        let user = self.user(user_id).await?;
+        if self.check_password(&user.email, current).await? != user_id {
+            return Err(AccountError::InvalidCredentials);
+        }
+        let phc = password::hash(new).await;
+        let mut tx = tenant::begin(&self.pool, user_id).await?;
+        sqlx::query("SELECT change_own_password($1, $2)")
+            .bind(&phc)
+            .bind(keep_session.map(token::hash))
+            .execute(&mut *tx)
+            .await?;
+        let changed = serde_json::json!({ "id": user_id, "password_changed": true });
+        audit::record(
+            &mut tx,
+            user_id,
+            "users",
+            Operation::Update,
+            None,
+            Some(&changed),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A reset link token for the active account of `email` (to be mailed), or `None`
+    /// when there is none: the caller answers the same either way.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+    ) -> Result<Option<(String, String)>, AccountError> {
+        let issued = token::issue(Kind::PasswordReset);
+        let user: Option<Uuid> = sqlx::query_scalar("SELECT password_reset_request($1, $2, $3)")
+            .bind(email)
+            .bind(&issued.hash)
+            .bind(Utc::now() + PASSWORD_RESET_TTL)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(user.map(|_| (email.trim().to_lowercase(), issued.token)))
+    }
+
+    /// Uses a reset link: the new password is set and every session of the user ends.
+    pub async fn reset_password(
+        &self,
+        link_token: &str,
+        new: &Password,
+    ) -> Result<Uuid, AccountError> {
+        if !token::well_formed(Kind::PasswordReset, link_token) {
+            return Err(AccountError::InvalidLink);
+        }
+        let phc = password::hash(new).await;
+        let user: Option<Uuid> = sqlx::query_scalar("SELECT password_reset_confirm($1, $2)")
+            .bind(token::hash(link_token))
+            .bind(phc)
+            .fetch_one(&self.pool)
+            .await?;
+        let user_id = user.ok_or(AccountError::InvalidLink)?;
+        let mut tx = tenant::begin(&self.pool, user_id).await?;
+        let reset = serde_json::json!({ "id": user_id, "password_reset": true });
+        audit::record(
+            &mut tx,
+            user_id,
+            "users",
+            Operation::Update,
+            None,
+            Some(&reset),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user_id)
+    }
+
+    /// Ends every web session of the user; how many there were. API tokens stay.
+    pub async fn sign_out_everywhere(&self, user_id: Uuid) -> Result<u64, AccountError> {
+        let mut tx = tenant::begin(&self.pool, user_id).await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
     }
 }

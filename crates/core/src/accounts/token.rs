@@ -13,6 +13,7 @@ pub enum Kind {
     ApiToken,
     EmailVerification,
     Invitation,
+    PasswordReset,
 }
 
 impl Kind {
@@ -22,6 +23,7 @@ impl Kind {
             Kind::ApiToken => "er_",
             Kind::EmailVerification => "erv_",
             Kind::Invitation => "eri_",
+            Kind::PasswordReset => "erp_",
         }
     }
 }

@@ -71,9 +71,18 @@ impl DbTarget {
     }
 
     /// The app role's options, and whether each connection must `SET ROLE` to it.
+    /// Every app connection bounds its statements and its idle transactions, so a
+    /// runaway query or a stalled request cannot hold a connection and its locks.
     pub fn app_options(&self) -> Result<(PgConnectOptions, bool), DbError> {
         let set_role = matches!(self, DbTarget::External { app_url: None, .. });
-        Ok((parse(&self.app_url(), self)?, set_role))
+        let opts = parse(&self.app_url(), self)?.options([
+            ("statement_timeout", APP_STATEMENT_TIMEOUT),
+            (
+                "idle_in_transaction_session_timeout",
+                APP_IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+        ]);
+        Ok((opts, set_role))
     }
 
     /// The embedded cluster starts with only `postgres`; create ours on first use.
@@ -127,3 +136,8 @@ fn parse(url: &str, target: &DbTarget) -> Result<PgConnectOptions, DbError> {
         .map(|o| o.application_name("everreach"))
         .map_err(|e| unreachable_error(target, e))
 }
+
+/// The longest one statement of the app may run (its role's default is the same).
+pub const APP_STATEMENT_TIMEOUT: &str = "60s";
+/// The longest the app may sit idle inside a transaction.
+pub const APP_IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";

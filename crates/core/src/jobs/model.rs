@@ -39,6 +39,9 @@ pub struct Job {
     pub retry_limit: i32,
     pub on_complete: bool,
     pub created_on: DateTime<Utc>,
+    /// How long the job may stay active before it expires into a retry; the runner
+    /// cancels a handler that runs longer.
+    pub expire_in_seconds: f64,
 }
 
 /// pg-boss's send options; `Default` is pg-boss's defaults (and the seed's).

@@ -9,7 +9,8 @@ use super::model::{Job, JobError, MAX_PAYLOAD_BYTES, SendOptions, check_name};
 
 const JOB_COLUMNS: &str = "j.id, j.name, j.data, j.user_id, coalesce(j.priority, 0) AS priority, coalesce(j.retry_count, 0) AS retry_count, \
      coalesce(j.retry_limit, 0) AS retry_limit, coalesce(j.on_complete, false) AS on_complete, \
-     coalesce(j.created_on, now()) AS created_on";
+     coalesce(j.created_on, now()) AS created_on, \
+     coalesce(extract(epoch FROM j.expire_in)::float8, 900) AS expire_in_seconds";
 
 /// The delay before retry number `retry_count + 1`: `retry_delay` seconds, doubled per
 /// earlier retry with ±25% jitter when `retry_backoff` (at least 1 s, at most 1 hour).

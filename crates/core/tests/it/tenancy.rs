@@ -412,3 +412,41 @@ async fn a_pooled_connection_never_carries_a_tenant_into_the_next_transaction() 
         .unwrap();
     assert_eq!(after_rollback, None, "nor after a rollback");
 }
+
+#[tokio::test]
+async fn the_app_role_bounds_its_statements_and_idle_transactions() {
+    let db = TestDb::new().await;
+    let mut tx = db.app.begin().await.unwrap();
+    let statement: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let idle: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!((statement.as_str(), idle.as_str()), ("1min", "1min"));
+    sqlx::query("SET LOCAL statement_timeout = '50ms'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("SELECT pg_sleep(1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    let role_default: Option<String> = sqlx::query_scalar(
+        "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+          WHERE r.rolname = 'everreach_app' AND s.setdatabase = 0",
+    )
+    .fetch_optional(&db.admin)
+    .await
+    .unwrap();
+    assert!(
+        role_default
+            .as_deref()
+            .unwrap_or("")
+            .contains("statement_timeout=60s"),
+        "{role_default:?}"
+    );
+}
