@@ -2,7 +2,7 @@
 //!
 //! From `EVERREACH_ENCRYPTION_KEY` (plus `EVERREACH_ENCRYPTION_KEYS_OLD`), or else from
 //! `<data dir>/encryption.keys`, generated on first use with mode 0600: one base64 key
-//! per line, the last line current. A key's id is a short hash of the key itself, so a
+//! per line, the last line current. A key file its group or others can open is refused. A key's id is a short hash of the key itself, so a
 //! wrong key is recognised by its id before anything is written with it.
 
 use std::io::Write;
@@ -77,9 +77,15 @@ impl Keyring {
     }
 
     fn from_file(path: &Path) -> Result<Keyring, SecretError> {
+        // Whoever can read the file can open every secret (and whoever can write it can
+        // slip in a key of their own): refused, not merely warned about.
         let meta = std::fs::metadata(path).map_err(key_file_error(path))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), "the key file is readable by others: chmod 600 it");
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(SecretError::KeyFileOpen {
+                path: path.display().to_string(),
+                mode,
+            });
         }
         let text = std::fs::read_to_string(path).map_err(key_file_error(path))?;
         let mut raw = Vec::new();
@@ -397,6 +403,32 @@ mod tests {
         ring.add_generated_key().unwrap();
         assert_ne!(ring.current_id(), first);
         assert!(ring.has(&first));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_file_that_group_or_others_can_open_is_refused_naming_the_fix() {
+        let dir = std::env::temp_dir().join(format!("er-keys-{}", Uuid::new_v4()));
+        let config = Config::from_lookup(|name| {
+            (name == "EVERREACH_DATA_DIR").then(|| dir.display().to_string())
+        })
+        .unwrap();
+        Keyring::load(&config).unwrap();
+        let path = dir.join(KEY_FILE);
+        for mode in [0o644, 0o640, 0o604, 0o620] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = Keyring::load(&config)
+                .expect_err("a key file others can open is refused")
+                .to_string();
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "mode {mode:o}: {err}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            Keyring::load(&config).unwrap_or_else(|e| panic!("mode {mode:o}: {e}"));
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -31,6 +31,11 @@ pub enum SecretError {
     )]
     KeyFile { path: String, cause: String },
     #[error(
+        "the key file {path} can be opened by its group or others (mode {mode:03o}), and it \
+         holds the keys to every secret: run `chmod 600 {path}`"
+    )]
+    KeyFileOpen { path: String, mode: u32 },
+    #[error(
         "the database holds secrets sealed with key {key_id}, which is not configured: set \
          EVERREACH_ENCRYPTION_KEY to that key (or list it in EVERREACH_ENCRYPTION_KEYS_OLD and \
          run `everreach keys rotate`)"
