@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::{Binding, Keyring, SecretError, is_sealed, key_id_of};
+use super::{Binding, Format, Keyring, SecretError, format_of, is_sealed, key_id_of};
 use crate::db::tenant;
 
 /// How a secret is stored in its column.
@@ -17,7 +17,7 @@ use crate::db::tenant;
 pub enum Shape {
     /// The whole TEXT value is sealed.
     Text,
-    /// A JSONB object of settings sealed whole as `{"sealed": "er1:…"}` (connector
+    /// A JSONB object of settings sealed whole as `{"sealed": "er2:…"}` (connector
     /// configs hold API keys and webhook secrets beside harmless settings; all sealed).
     JsonObject,
 }
@@ -30,19 +30,20 @@ pub struct SecretColumn {
 }
 
 impl SecretColumn {
-    /// What a value of this column is bound to.
-    pub fn binding(&self, user_id: Uuid) -> Binding<'static> {
+    /// What a value of this column in row `(user_id, row_id)` is bound to.
+    pub fn binding(&self, user_id: Uuid, row_id: Uuid) -> Binding<'static> {
         Binding {
             table: self.table,
             column: self.column,
             user_id,
+            row_id,
         }
     }
 
-    /// What the column stores for `plaintext`: the sealed text, or for a JSON column
-    /// `{"sealed": "er1:…"}`.
-    pub fn stored(&self, keyring: &Keyring, user_id: Uuid, plaintext: &str) -> Value {
-        let sealed = keyring.seal(plaintext, self.binding(user_id));
+    /// What the column of row `(user_id, row_id)` stores for `plaintext`: the sealed
+    /// text, or for a JSON column `{"sealed": "er2:…"}`.
+    pub fn stored(&self, keyring: &Keyring, user_id: Uuid, row_id: Uuid, plaintext: &str) -> Value {
+        let sealed = keyring.seal(plaintext, self.binding(user_id, row_id));
         match self.shape {
             Shape::Text => Value::String(sealed),
             Shape::JsonObject => serde_json::json!({ "sealed": sealed }),
@@ -51,8 +52,14 @@ impl SecretColumn {
 
     /// [`SecretColumn::stored`] as the text of an SQL parameter (cast to jsonb for a
     /// JSON column).
-    fn stored_text(&self, keyring: &Keyring, user_id: Uuid, plaintext: &str) -> String {
-        match self.stored(keyring, user_id, plaintext) {
+    fn stored_text(
+        &self,
+        keyring: &Keyring,
+        user_id: Uuid,
+        row_id: Uuid,
+        plaintext: &str,
+    ) -> String {
+        match self.stored(keyring, user_id, row_id, plaintext) {
             Value::String(text) => text,
             json => json.to_string(),
         }
@@ -91,6 +98,7 @@ fn check_binding() -> Binding<'static> {
         table: "encryption_keys",
         column: "check_value",
         user_id: Uuid::nil(),
+        row_id: Uuid::nil(),
     }
 }
 
@@ -167,7 +175,6 @@ async fn reseal_column(
     user_id: Uuid,
     report: &mut RotationReport,
 ) -> Result<(), SecretError> {
-    let binding = col.binding(user_id);
     let select = format!(
         "SELECT id, {c}::text AS value FROM {t} WHERE user_id = $1 AND {c} IS NOT NULL FOR UPDATE",
         c = col.column,
@@ -200,15 +207,20 @@ async fn reseal_column(
                 _ => (stored.clone(), true),
             },
         };
-        if !plaintext && key_id_of(&inner) == Some(keyring.current_id()) {
+        // Left alone only when sealed by the current key in the current format: a
+        // format-1 value is re-sealed to bind it to its row.
+        if !plaintext
+            && key_id_of(&inner) == Some(keyring.current_id())
+            && format_of(&inner) == Some(Format::V2)
+        {
             continue;
         }
         let clear = if plaintext {
             inner
         } else {
-            keyring.open(&inner, binding)?
+            keyring.open(&inner, col.binding(user_id, id))?
         };
-        let new_value = col.stored_text(keyring, user_id, &clear);
+        let new_value = col.stored_text(keyring, user_id, id, &clear);
         sqlx::query(sqlx::AssertSqlSafe(update.clone()))
             .bind(user_id)
             .bind(id)
@@ -235,7 +247,7 @@ pub async fn write(
     row_id: Uuid,
     plaintext: &str,
 ) -> Result<(), SecretError> {
-    let value = col.stored_text(keyring, user_id, plaintext);
+    let value = col.stored_text(keyring, user_id, row_id, plaintext);
     let cast = if col.shape == Shape::JsonObject {
         "::jsonb"
     } else {
@@ -284,6 +296,6 @@ pub async fn read(
         .fetch_optional(&mut *tx)
         .await?
         .flatten();
-    let binding = col.binding(user_id);
+    let binding = col.binding(user_id, row_id);
     stored.map(|s| keyring.open(&s, binding)).transpose()
 }

@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use super::{Binding, SEALED_PREFIX, SecretError};
+use super::{Binding, Format, SEALED_PREFIX, SecretError, split_format};
 use crate::Config;
 
 const KEY_FILE: &str = "encryption.keys";
@@ -187,7 +187,7 @@ impl Keyring {
         let corrupt = || SecretError::Corrupt {
             place: binding.place(),
         };
-        let rest = sealed.strip_prefix(SEALED_PREFIX).ok_or_else(corrupt)?;
+        let (format, rest) = split_format(sealed).ok_or_else(corrupt)?;
         let (id, body) = rest.split_once(':').ok_or_else(corrupt)?;
         let key = self
             .keys
@@ -202,7 +202,10 @@ impl Keyring {
         }
         let (nonce, ciphertext) = blob.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
-        let aad = binding.aad();
+        let aad = match format {
+            Format::V2 => binding.aad(),
+            Format::V1 => binding.aad_v1(),
+        };
         let plain = key
             .cipher
             .decrypt(
@@ -315,6 +318,7 @@ mod tests {
             table: "accounts",
             column: "access_token",
             user_id,
+            row_id: Uuid::nil(),
         }
     }
 
@@ -323,7 +327,7 @@ mod tests {
         let ring = Keyring::from_raw(vec![[7u8; 32]], None);
         let user = Uuid::new_v4();
         let sealed = ring.seal("ya29.secret-token", binding(user));
-        assert!(sealed.starts_with(&format!("er1:{}:", ring.current_id())));
+        assert!(sealed.starts_with(&format!("er2:{}:", ring.current_id())));
         assert!(!sealed.contains("secret-token"));
         assert_eq!(
             ring.open(&sealed, binding(user)).unwrap(),
@@ -349,6 +353,23 @@ mod tests {
             ..binding(Uuid::nil())
         };
         assert!(ring.open(&sealed, other_column).is_err());
+    }
+
+    #[test]
+    fn a_value_moved_to_another_row_of_the_same_tenant_and_column_does_not_open() {
+        let ring = Keyring::from_raw(vec![[7u8; 32]], None);
+        let user = Uuid::new_v4();
+        let row = |row_id| Binding {
+            row_id,
+            ..binding(user)
+        };
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let sealed = ring.seal("t", row(first));
+        assert_eq!(ring.open(&sealed, row(first)).unwrap(), "t");
+        assert!(matches!(
+            ring.open(&sealed, row(second)),
+            Err(SecretError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -214,3 +214,141 @@ async fn a_wrong_key_is_refused_before_anything_is_written() {
         .unwrap();
     assert_eq!(registered, 1, "the wrong key was not recorded");
 }
+
+/// A second row of `table` for `user` (beside the fixture's), with no secret yet.
+async fn second_row(db: &TestDb, user: Uuid, table: &str) -> Uuid {
+    let sql = match table {
+        "accounts" => {
+            "INSERT INTO accounts (user_id, provider, provider_account_id) \
+             VALUES ($1, 'google', 'second-' || $1::text) RETURNING id"
+        }
+        "connector_configs" => {
+            "INSERT INTO connector_configs (user_id, connector_type, config) \
+             VALUES ($1, 'second', '{}') RETURNING id"
+        }
+        other => panic!("no second-row recipe for {other}"),
+    };
+    let mut tx = tenant::begin(&db.app, user).await.unwrap();
+    let id = sqlx::query_scalar(sql)
+        .bind(user)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+fn secret_column(table: &str, column: &str) -> &'static columns::SecretColumn {
+    SECRET_COLUMNS
+        .iter()
+        .find(|c| c.table == table && c.column == column)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_secret_copied_to_another_row_of_the_same_tenant_and_column_does_not_open() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    fill_tenant_tables(&db, alice).await;
+    let keyring = Keyring::from_raw(vec![[11u8; 32]], None);
+    for (table, column) in [("accounts", "access_token"), ("connector_configs", "config")] {
+        let col = secret_column(table, column);
+        let first = row_id(&db.app, alice, table).await;
+        let second = second_row(&db, alice, table).await;
+        let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+        columns::write(&mut tx, &keyring, col, alice, first, "first row's secret")
+            .await
+            .unwrap();
+        columns::write(&mut tx, &keyring, col, alice, second, "second row's secret")
+            .await
+            .unwrap();
+        // Someone who can write the database, but holds no key, copies the first
+        // row's ciphertext over the second's.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {table} SET {column} = (SELECT {column} FROM {table} WHERE user_id = $1 AND id = $2) \
+             WHERE user_id = $1 AND id = $3"
+        )))
+        .bind(alice)
+        .bind(first)
+        .bind(second)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let copied = columns::read(&mut tx, &keyring, col, alice, second).await;
+        assert!(
+            matches!(copied, Err(SecretError::Corrupt { .. })),
+            "{table}.{column}: a value copied from another row opened: {copied:?}"
+        );
+        let own = columns::read(&mut tx, &keyring, col, alice, first)
+            .await
+            .unwrap();
+        assert_eq!(own.as_deref(), Some("first row's secret"));
+    }
+}
+
+/// A value in the first sealed format (`er1:`, bound to table, column and tenant but
+/// not to the row), made here with AES-GCM directly: what older versions stored.
+fn sealed_in_format_1(key: [u8; 32], plaintext: &str, table: &str, column: &str, user: Uuid) -> String {
+    use aes_gcm::aead::{Aead, Payload};
+    use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+    use base64::Engine;
+    let id = Keyring::from_raw(vec![key], None).current_id().to_string();
+    let nonce = [3u8; 12];
+    let aad = format!("{table}.{column}/{user}");
+    let sealed = Aes256Gcm::new(&key.into())
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext.as_bytes(),
+                aad: aad.as_bytes(),
+            },
+        )
+        .unwrap();
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(&sealed);
+    format!(
+        "er1:{id}:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(blob)
+    )
+}
+
+#[tokio::test]
+async fn values_in_the_first_format_still_open_and_rotation_upgrades_them() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    fill_tenant_tables(&db, alice).await;
+    let key = [9u8; 32];
+    let keyring = Keyring::from_raw(vec![key], None);
+    columns::verify_and_register(&db.admin, &keyring)
+        .await
+        .unwrap();
+    let col = secret_column("accounts", "access_token");
+    let id = row_id(&db.app, alice, "accounts").await;
+    let old = sealed_in_format_1(key, "ya29.from-an-older-version", "accounts", "access_token", alice);
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    sqlx::query("UPDATE accounts SET access_token = $2 WHERE user_id = $1 AND id = $3")
+        .bind(alice)
+        .bind(&old)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let opened = columns::read(&mut tx, &keyring, col, alice, id).await.unwrap();
+    assert_eq!(opened.as_deref(), Some("ya29.from-an-older-version"));
+    tx.commit().await.unwrap();
+
+    // Same key, so only the format is old: rotation still re-seals it.
+    let report = columns::rotate(&db.admin, &db.app, &keyring).await.unwrap();
+    assert!(report.values_resealed >= 1, "{report:?}");
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT access_token FROM accounts WHERE user_id = $1 AND id = $2")
+            .bind(alice)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert!(stored.starts_with("er2:"), "not upgraded: {stored}");
+    let opened = columns::read(&mut tx, &keyring, col, alice, id).await.unwrap();
+    assert_eq!(opened.as_deref(), Some("ya29.from-an-older-version"));
+}
