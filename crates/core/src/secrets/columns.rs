@@ -2,14 +2,16 @@
 //! database, and `everreach keys rotate`.
 //!
 //! `encryption_keys` records every key that has sealed something, with a check value
-//! sealed by it. At start a key in use there but not configured, or a configured key
-//! that does not open its check value, stops EverReach before it writes anything.
+//! sealed by it. At start a stored value naming a key that is not configured (found
+//! by reading every secret column, [`super::usage`]), a key in use in the record but
+//! not configured, or a configured key that does not open its check value, stops
+//! EverReach before it writes anything.
 
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::{Binding, Format, Keyring, SecretError, format_of, is_sealed, key_id_of};
+use super::{Binding, Format, Keyring, SecretError, format_of, is_sealed, key_id_of, usage};
 use crate::db::tenant;
 
 /// How a secret is stored in its column.
@@ -75,8 +77,10 @@ const fn text(table: &'static str, column: &'static str) -> SecretColumn {
 }
 
 /// Every column that holds a token or secret (002 marks them `TEXT ENCRYPTED`; 004 and
-/// 000 call them tokens). A new secret column is added here, and the encryption test
-/// then walks it too.
+/// 000 call them tokens). A new secret column is added here (its table keyed
+/// `(user_id, id)`, `id` a UUID: the row a value is sealed to), and granted to
+/// `everreach_definer` for `everreach_sealed_key_ids()` in its migration; the
+/// encryption tests then walk it too.
 pub const SECRET_COLUMNS: &[SecretColumn] = &[
     text("accounts", "access_token"),
     text("accounts", "refresh_token"),
@@ -104,6 +108,15 @@ fn check_binding() -> Binding<'static> {
 
 /// Refuses a keyring that does not fit the database, then records the current key.
 pub async fn verify_and_register(admin: &PgPool, keyring: &Keyring) -> Result<(), SecretError> {
+    let uses = usage::key_usage(&mut *admin.acquire().await?).await?;
+    usage::first_missing_key(&uses, keyring)?;
+    for plain in uses.iter().filter(|u| u.key_id.is_none()) {
+        tracing::warn!(
+            column = %plain.place(),
+            values = plain.values,
+            "secrets stored in plaintext by an older version: run `everreach keys rotate` to seal them"
+        );
+    }
     let rows =
         sqlx::query("SELECT key_id, check_value FROM encryption_keys WHERE retired_at IS NULL")
             .fetch_all(admin)

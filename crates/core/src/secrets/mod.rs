@@ -12,6 +12,7 @@
 
 pub mod columns;
 pub mod keyring;
+pub mod usage;
 
 pub use keyring::Keyring;
 
@@ -46,6 +47,17 @@ pub enum SecretError {
          run `everreach keys rotate`)"
     )]
     MissingKey { key_id: String },
+    #[error(
+        "{values} value(s) in {place} are sealed with key {key_id}, which is not configured: \
+         set EVERREACH_ENCRYPTION_KEY to that key or list it in EVERREACH_ENCRYPTION_KEYS_OLD \
+         (or restore the key file line that holds it), then run `everreach keys rotate` to \
+         re-seal them with the current key"
+    )]
+    MissingKeyInColumn {
+        place: String,
+        key_id: String,
+        values: i64,
+    },
     #[error(
         "the configured key {key_id} does not open the database's check value: the key is \
          wrong; set EVERREACH_ENCRYPTION_KEY to the key the secrets were sealed with"

@@ -352,3 +352,45 @@ async fn values_in_the_first_format_still_open_and_rotation_upgrades_them() {
     let opened = columns::read(&mut tx, &keyring, col, alice, id).await.unwrap();
     assert_eq!(opened.as_deref(), Some("ya29.from-an-older-version"));
 }
+
+#[tokio::test]
+async fn start_up_refuses_a_stored_value_whose_key_is_not_configured_naming_its_column() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    fill_tenant_tables(&db, alice).await;
+    let old = Keyring::from_raw(vec![[1u8; 32]], None);
+    columns::verify_and_register(&db.admin, &old).await.unwrap();
+    let col = secret_column("accounts", "refresh_token");
+    let id = row_id(&db.app, alice, "accounts").await;
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    columns::write(&mut tx, &old, col, alice, id, "1//refresh")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // The record calls the key retired (as a rotation that raced a writer still
+    // sealing with it could leave it), and the operator dropped it from the config.
+    sqlx::query("UPDATE encryption_keys SET retired_at = now()")
+        .execute(&db.admin)
+        .await
+        .unwrap();
+
+    let new = Keyring::from_raw(vec![[2u8; 32]], None);
+    let err = columns::verify_and_register(&db.admin, &new)
+        .await
+        .expect_err("a value sealed with a key that is not configured stops start-up")
+        .to_string();
+    assert!(err.contains("accounts.refresh_token"), "{err}");
+    assert!(err.contains(old.current_id()), "{err}");
+    assert!(err.contains("EVERREACH_ENCRYPTION_KEYS_OLD"), "{err}");
+    let registered: Vec<String> =
+        sqlx::query_scalar("SELECT key_id FROM encryption_keys WHERE key_id = $1")
+            .bind(new.current_id())
+            .fetch_all(&db.admin)
+            .await
+            .unwrap();
+    assert!(registered.is_empty(), "nothing recorded before the refusal");
+    let by_app = sqlx::query("SELECT * FROM everreach_sealed_key_ids('accounts', 'access_token')")
+        .execute(&db.app)
+        .await;
+    assert!(by_app.is_err(), "the app role may not read key ids across tenants");
+}
