@@ -6,6 +6,10 @@
 //! by reading every secret column, [`super::usage`]), a key in use in the record but
 //! not configured, or a configured key that does not open its check value, stops
 //! EverReach before it writes anything.
+//!
+//! Retiring a key (`retired_at`) is what lets an operator drop it from the
+//! configuration: start-up stops asking for it. So rotation retires a key only once
+//! no stored value names it, checked with the secret tables locked against writers.
 
 use serde_json::Value;
 use sqlx::{PgPool, Row};
@@ -148,10 +152,22 @@ pub struct RotationReport {
     pub tenants: u64,
     pub values_resealed: u64,
     pub plaintext_sealed: u64,
+    /// Keys retired: no stored value names them, so they may leave the configuration.
+    pub retired: Vec<String>,
+    /// Old keys kept because stored values still name them (written while the
+    /// rotation ran, by a process still sealing with an old key): rotate again.
+    pub still_named: Vec<usage::KeyUse>,
 }
 
-/// Re-seals every secret not sealed by the current key (and seals any legacy
-/// plaintext), tenant by tenant through the app role, then retires the old keys.
+/// How long the last step waits for writers to let go of the secret tables.
+const RETIRE_LOCK_TIMEOUT_SECS: u64 = 10;
+
+/// Re-seals every secret not sealed by the current key in the current format (and
+/// seals any legacy plaintext), tenant by tenant through the app role, then retires
+/// the old keys that no stored value names any more.
+///
+/// It starts with the start-up check, which reads every stored value's key id: a
+/// value whose key is not configured stops it before anything changes.
 pub async fn rotate(
     admin: &PgPool,
     app: &PgPool,
@@ -172,13 +188,66 @@ pub async fn rotate(
         }
         tx.commit().await?;
     }
-    sqlx::query(
-        "UPDATE encryption_keys SET retired_at = now() WHERE key_id <> $1 AND retired_at IS NULL",
+    let (retired, still_named) = retire_unnamed_keys(admin, keyring).await?;
+    report.retired = retired;
+    report.still_named = still_named;
+    Ok(report)
+}
+
+/// Retires every recorded old key that no stored value names, and returns them with
+/// the old keys' uses that kept theirs.
+///
+/// A process started before the rotation still seals with the old key, so "nothing
+/// names it" must hold at the moment of retiring: one transaction locks every secret
+/// table in SHARE mode (it waits for writes in flight to commit and holds new ones
+/// back; reads go on), then reads the key ids, then retires, then commits. A value
+/// written after that commit by such a process is caught by the next start-up check,
+/// which reads stored values, not the record of retired keys.
+async fn retire_unnamed_keys(
+    admin: &PgPool,
+    keyring: &Keyring,
+) -> Result<(Vec<String>, Vec<usage::KeyUse>), SecretError> {
+    // Sorted: two rotations lock in the same order.
+    let mut tables: Vec<&str> = SECRET_COLUMNS.iter().map(|c| c.table).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    let tables = tables.join(", ");
+    let mut tx = admin.begin().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = '{RETIRE_LOCK_TIMEOUT_SECS}s'"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let locked = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {tables} IN SHARE MODE"
+    )))
+    .execute(&mut *tx)
+    .await;
+    match locked {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            return Err(SecretError::RetireBusy {
+                tables,
+                seconds: RETIRE_LOCK_TIMEOUT_SECS,
+            });
+        }
+        other => other?,
+    };
+    let uses = usage::key_usage(&mut tx).await?;
+    let named: Vec<String> = uses.iter().filter_map(|u| u.key_id.clone()).collect();
+    let retired: Vec<String> = sqlx::query_scalar(
+        "UPDATE encryption_keys SET retired_at = now() \
+         WHERE key_id <> $1 AND retired_at IS NULL AND key_id <> ALL($2) RETURNING key_id",
     )
     .bind(keyring.current_id())
-    .execute(admin)
+    .bind(&named)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(report)
+    tx.commit().await?;
+    let still_named = uses
+        .into_iter()
+        .filter(|u| u.key_id.as_deref().is_some_and(|id| id != keyring.current_id()))
+        .collect();
+    Ok((retired, still_named))
 }
 
 async fn reseal_column(

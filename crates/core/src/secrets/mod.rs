@@ -59,6 +59,12 @@ pub enum SecretError {
         values: i64,
     },
     #[error(
+        "`everreach keys rotate` re-sealed every secret but could not lock {tables} within \
+         {seconds} s to check that no value still names an old key (a long transaction holds \
+         them), so it retired no key: run `everreach keys rotate` again"
+    )]
+    RetireBusy { tables: String, seconds: u64 },
+    #[error(
         "the configured key {key_id} does not open the database's check value: the key is \
          wrong; set EVERREACH_ENCRYPTION_KEY to the key the secrets were sealed with"
     )]

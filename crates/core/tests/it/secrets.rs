@@ -394,3 +394,82 @@ async fn start_up_refuses_a_stored_value_whose_key_is_not_configured_naming_its_
         .await;
     assert!(by_app.is_err(), "the app role may not read key ids across tenants");
 }
+
+#[tokio::test]
+async fn rotation_keeps_a_key_that_a_value_written_during_it_still_names() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    fill_tenant_tables(&db, alice).await;
+    let old = Keyring::from_raw(vec![[1u8; 32]], None);
+    columns::verify_and_register(&db.admin, &old).await.unwrap();
+    let col = secret_column("accounts", "access_token");
+
+    // A process still running with the old key adds an account and seals its token
+    // with the old key; it commits only while the rotation runs.
+    let mut writer = tenant::begin(&db.app, alice).await.unwrap();
+    let added: Uuid = sqlx::query_scalar(
+        "INSERT INTO accounts (user_id, provider, provider_account_id) \
+         VALUES ($1, 'github', 'late-writer') RETURNING id",
+    )
+    .bind(alice)
+    .fetch_one(&mut *writer)
+    .await
+    .unwrap();
+    columns::write(&mut writer, &old, col, alice, added, "gho_written-late")
+        .await
+        .unwrap();
+
+    let rotation = tokio::spawn({
+        let (admin, app) = (db.admin.clone(), db.app.clone());
+        async move {
+            let new = Keyring::from_raw(vec![[2u8; 32], [1u8; 32]], None);
+            columns::rotate(&admin, &app, &new).await
+        }
+    });
+    // Let the rotation run until it is done or waits for the writer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE d.datname = current_database() AND NOT l.granted",
+        )
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+        if waiting > 0 || rotation.is_finished() || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    writer.commit().await.unwrap();
+    rotation.await.unwrap().unwrap();
+
+    let retired: Option<bool> =
+        sqlx::query_scalar("SELECT retired_at IS NOT NULL FROM encryption_keys WHERE key_id = $1")
+            .bind(old.current_id())
+            .fetch_one(&db.admin)
+            .await
+            .unwrap();
+    assert_eq!(
+        retired,
+        Some(false),
+        "the old key was retired although a stored value names it"
+    );
+    let only_new = Keyring::from_raw(vec![[2u8; 32]], None);
+    let err = columns::verify_and_register(&db.admin, &only_new)
+        .await
+        .expect_err("the old key is still needed");
+    assert!(err.to_string().contains("accounts.access_token"), "{err}");
+
+    // Rotating again re-seals the late value, and only then retires the old key.
+    let new = Keyring::from_raw(vec![[2u8; 32], [1u8; 32]], None);
+    columns::rotate(&db.admin, &db.app, &new).await.unwrap();
+    columns::verify_and_register(&db.admin, &only_new)
+        .await
+        .expect("nothing names the old key any more");
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    let opened = columns::read(&mut tx, &only_new, col, alice, added)
+        .await
+        .unwrap();
+    assert_eq!(opened.as_deref(), Some("gho_written-late"));
+}
