@@ -473,3 +473,36 @@ async fn rotation_keeps_a_key_that_a_value_written_during_it_still_names() {
         .unwrap();
     assert_eq!(opened.as_deref(), Some("gho_written-late"));
 }
+
+#[tokio::test]
+async fn every_secret_column_is_bound_to_a_uuid_row_id_and_read_by_the_key_scan() {
+    let db = TestDb::new().await;
+    for col in SECRET_COLUMNS {
+        let key: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
+        )
+        .bind(col.table)
+        .fetch_all(&db.admin)
+        .await
+        .unwrap();
+        assert_eq!(
+            key,
+            vec![("user_id".into(), "uuid".into()), ("id".into(), "uuid".into())],
+            "{}: a secret is sealed to its row (user_id, id)",
+            col.table
+        );
+        sqlx::query("SELECT * FROM everreach_sealed_key_ids($1::regclass, $2)")
+            .bind(col.table)
+            .bind(col.column)
+            .execute(&db.admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}.{}: grant SELECT on it to everreach_definer in its migration: {e}",
+                    col.table, col.column
+                )
+            });
+    }
+}
