@@ -11,10 +11,11 @@
 //! to 107 bytes), and trusts local connections: whoever can open that directory is
 //! root or the cluster's own OS user, who can read the files anyway. So that directory
 //! is refused unless it is a real directory of that user with mode 0700 (a symlink or
-//! someone else's directory planted in /tmp would hand them the socket).
+//! someone else's directory planted in /tmp would hand them the socket), and the log,
+//! which holds queries, is 0600.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -418,11 +419,17 @@ fn spawn_server(
     log_path: &Path,
     user: Option<&OsUser>,
 ) -> Result<Child, PgError> {
+    // The log holds queries and their errors: 0600 when made, made 0600 when found
+    // (older versions left it 0644), and never opened through a symlink.
     let log = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(log_path)
         .map_err(PgError::io(format!("opening {}", log_path.display())))?;
+    log.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(PgError::io(format!("chmod 600 {}", log_path.display())))?;
     let log_err = log
         .try_clone()
         .map_err(PgError::io("duplicating the log handle"))?;

@@ -1,7 +1,7 @@
 //! The embedded cluster's life cycle with the real PostgreSQL binaries: first start
 //! (initdb), restart without re-initialising, one manager and many clients, recovery
 //! after a crash, the clear error when the cluster user cannot reach the data, and
-//! the socket directory no one else may plant.
+//! the files others must not touch: the socket directory and the server's log.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -269,6 +269,27 @@ fn a_socket_directory_others_can_open_or_someone_else_owns_is_refused() {
     }
     std::fs::remove_dir_all(&socket_dir).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_server_log_is_private_when_created_and_made_private_when_found_open() {
+    let fresh = scratch("log-fresh");
+    let opts = options(fresh.clone());
+    on_own_thread(move || drop(Cluster::open(&opts).expect("start")));
+    let mode = std::fs::metadata(fresh.join("postgres.log")).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a new log is created 0600");
+
+    let found = scratch("log-found");
+    std::fs::create_dir_all(&found).unwrap();
+    let log = found.join("postgres.log");
+    std::fs::write(&log, "a line from an older version\n").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let opts = options(found.clone());
+    on_own_thread(move || drop(Cluster::open(&opts).expect("start")));
+    let mode = std::fs::metadata(&log).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600, "an existing log is made 0600");
+    std::fs::remove_dir_all(fresh).unwrap();
+    std::fs::remove_dir_all(found).unwrap();
 }
 
 #[test]
