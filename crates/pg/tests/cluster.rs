@@ -171,37 +171,57 @@ fn socket_dir_of(data_dir: &Path) -> PathBuf {
     socket_dir
 }
 
+/// As root the server runs as the cluster user, who cannot pass a 0700 directory of
+/// root's: the error names that directory. As anyone else the server runs as
+/// ourselves: a directory we cannot enter is named as the data directory's problem.
+/// (CI runs as root, then runs these tests again as the cluster user: .ci/run.)
 #[test]
-fn an_unreachable_data_directory_is_named_when_running_as_root() {
-    if !rustix::process::geteuid().is_root() {
-        return; // only root runs the server as another user
-    }
+fn an_unreachable_data_directory_is_named() {
     let locked = scratch("locked");
     std::fs::create_dir_all(&locked).unwrap();
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let err = Cluster::open(&options(locked.join("data"))).unwrap_err();
-    match &err {
-        PgError::Unreachable { blocked, .. } => {
-            assert_eq!(blocked, &locked.canonicalize().unwrap())
+    if running_as_root() {
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let err = Cluster::open(&options(locked.join("data"))).unwrap_err();
+        match &err {
+            PgError::Unreachable { blocked, .. } => {
+                assert_eq!(blocked, &locked.canonicalize().unwrap())
+            }
+            other => panic!("expected Unreachable, got {other}"),
         }
-        other => panic!("expected Unreachable, got {other}"),
+        assert!(err.to_string().contains("EVERREACH_DATA_DIR"), "{err}");
+    } else {
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let data = locked.join("data");
+        let err = Cluster::open(&options(data.clone())).unwrap_err();
+        match &err {
+            PgError::DataDirNotWritable { dir, .. } => assert_eq!(dir, &data),
+            other => panic!("expected DataDirNotWritable, got {other}"),
+        }
+        let message = err.to_string();
+        assert!(
+            message.contains(&data.display().to_string()) && message.contains("EVERREACH_DATA_DIR"),
+            "{message}"
+        );
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
-    assert!(err.to_string().contains("EVERREACH_DATA_DIR"), "{err}");
     std::fs::remove_dir_all(locked).unwrap();
 }
 
+/// A 0700 data directory of ours is opened (search only) for the cluster user when
+/// root runs the server as that user, and left private when the server runs as us.
 #[test]
-fn a_private_data_directory_of_our_own_is_opened_for_the_cluster_user() {
-    if !rustix::process::geteuid().is_root() {
-        return;
-    }
+fn a_private_data_directory_of_our_own_is_opened_only_for_another_server_user() {
     let dir = scratch("private");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let opts = options(dir.clone());
     on_own_thread(move || drop(Cluster::open(&opts).expect("starts in a 0700 data directory")));
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o701, "search only for others, nothing more");
+    if running_as_root() {
+        assert_eq!(mode, 0o701, "search only for others, nothing more");
+    } else {
+        assert_eq!(mode, 0o700, "the server runs as us: nothing to open to others");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
