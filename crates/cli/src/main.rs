@@ -206,7 +206,8 @@ enum DbCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Make a new key current and re-encrypt every secret with it.
+    /// Make a new key current, re-encrypt every secret with it, and retire the old keys
+    /// that no stored secret names any more.
     Rotate,
 }
 

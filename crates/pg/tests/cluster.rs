@@ -164,7 +164,7 @@ fn server_uid() -> u32 {
 
 /// The cluster's socket directory, made ready for a test to plant something there.
 fn socket_dir_of(data_dir: &Path) -> PathBuf {
-    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::create_dir_all(data_dir).expect("create the data directory");
     let socket_dir = Cluster::connection_for(data_dir).socket_dir;
     let _ = std::fs::remove_file(&socket_dir);
     let _ = std::fs::remove_dir_all(&socket_dir);
@@ -220,7 +220,10 @@ fn a_private_data_directory_of_our_own_is_opened_only_for_another_server_user() 
     if running_as_root() {
         assert_eq!(mode, 0o701, "search only for others, nothing more");
     } else {
-        assert_eq!(mode, 0o700, "the server runs as us: nothing to open to others");
+        assert_eq!(
+            mode, 0o700,
+            "the server runs as us: nothing to open to others"
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -285,7 +288,11 @@ fn a_socket_directory_others_can_open_or_someone_else_owns_is_refused() {
             message.contains(&socket_dir.display().to_string()) && message.contains("owned by"),
             "{message}"
         );
-        assert_eq!(std::fs::metadata(&socket_dir).unwrap().uid(), 0, "not chowned");
+        assert_eq!(
+            std::fs::metadata(&socket_dir).unwrap().uid(),
+            0,
+            "not chowned"
+        );
     }
     std::fs::remove_dir_all(&socket_dir).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
@@ -296,7 +303,10 @@ fn the_server_log_is_private_when_created_and_made_private_when_found_open() {
     let fresh = scratch("log-fresh");
     let opts = options(fresh.clone());
     on_own_thread(move || drop(Cluster::open(&opts).expect("start")));
-    let mode = std::fs::metadata(fresh.join("postgres.log")).unwrap().mode() & 0o777;
+    let mode = std::fs::metadata(fresh.join("postgres.log"))
+        .unwrap()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600, "a new log is created 0600");
 
     let found = scratch("log-found");

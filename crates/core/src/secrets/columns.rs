@@ -245,7 +245,11 @@ async fn retire_unnamed_keys(
     tx.commit().await?;
     let still_named = uses
         .into_iter()
-        .filter(|u| u.key_id.as_deref().is_some_and(|id| id != keyring.current_id()))
+        .filter(|u| {
+            u.key_id
+                .as_deref()
+                .is_some_and(|id| id != keyring.current_id())
+        })
         .collect();
     Ok((retired, still_named))
 }

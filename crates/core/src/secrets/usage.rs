@@ -9,8 +9,8 @@
 
 use sqlx::PgConnection;
 
-use super::{Keyring, SecretError};
 use super::columns::SECRET_COLUMNS;
+use super::{Keyring, SecretError};
 
 /// The values of one secret column that carry one key id in one format.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -251,7 +251,10 @@ async fn a_secret_copied_to_another_row_of_the_same_tenant_and_column_does_not_o
     let alice = db.create_user("alice@example.com").await;
     fill_tenant_tables(&db, alice).await;
     let keyring = Keyring::from_raw(vec![[11u8; 32]], None);
-    for (table, column) in [("accounts", "access_token"), ("connector_configs", "config")] {
+    for (table, column) in [
+        ("accounts", "access_token"),
+        ("connector_configs", "config"),
+    ] {
         let col = secret_column(table, column);
         let first = row_id(&db.app, alice, table).await;
         let second = second_row(&db, alice, table).await;
@@ -288,7 +291,13 @@ async fn a_secret_copied_to_another_row_of_the_same_tenant_and_column_does_not_o
 
 /// A value in the first sealed format (`er1:`, bound to table, column and tenant but
 /// not to the row), made here with AES-GCM directly: what older versions stored.
-fn sealed_in_format_1(key: [u8; 32], plaintext: &str, table: &str, column: &str, user: Uuid) -> String {
+fn sealed_in_format_1(
+    key: [u8; 32],
+    plaintext: &str,
+    table: &str,
+    column: &str,
+    user: Uuid,
+) -> String {
     use aes_gcm::aead::{Aead, Payload};
     use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
     use base64::Engine;
@@ -324,7 +333,13 @@ async fn values_in_the_first_format_still_open_and_rotation_upgrades_them() {
         .unwrap();
     let col = secret_column("accounts", "access_token");
     let id = row_id(&db.app, alice, "accounts").await;
-    let old = sealed_in_format_1(key, "ya29.from-an-older-version", "accounts", "access_token", alice);
+    let old = sealed_in_format_1(
+        key,
+        "ya29.from-an-older-version",
+        "accounts",
+        "access_token",
+        alice,
+    );
     let mut tx = tenant::begin(&db.app, alice).await.unwrap();
     sqlx::query("UPDATE accounts SET access_token = $2 WHERE user_id = $1 AND id = $3")
         .bind(alice)
@@ -333,7 +348,9 @@ async fn values_in_the_first_format_still_open_and_rotation_upgrades_them() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let opened = columns::read(&mut tx, &keyring, col, alice, id).await.unwrap();
+    let opened = columns::read(&mut tx, &keyring, col, alice, id)
+        .await
+        .unwrap();
     assert_eq!(opened.as_deref(), Some("ya29.from-an-older-version"));
     tx.commit().await.unwrap();
 
@@ -349,7 +366,9 @@ async fn values_in_the_first_format_still_open_and_rotation_upgrades_them() {
             .await
             .unwrap();
     assert!(stored.starts_with("er2:"), "not upgraded: {stored}");
-    let opened = columns::read(&mut tx, &keyring, col, alice, id).await.unwrap();
+    let opened = columns::read(&mut tx, &keyring, col, alice, id)
+        .await
+        .unwrap();
     assert_eq!(opened.as_deref(), Some("ya29.from-an-older-version"));
 }
 
@@ -392,7 +411,10 @@ async fn start_up_refuses_a_stored_value_whose_key_is_not_configured_naming_its_
     let by_app = sqlx::query("SELECT * FROM everreach_sealed_key_ids('accounts', 'access_token')")
         .execute(&db.app)
         .await;
-    assert!(by_app.is_err(), "the app role may not read key ids across tenants");
+    assert!(
+        by_app.is_err(),
+        "the app role may not read key ids across tenants"
+    );
 }
 
 #[tokio::test]
@@ -489,7 +511,10 @@ async fn every_secret_column_is_bound_to_a_uuid_row_id_and_read_by_the_key_scan(
         .unwrap();
         assert_eq!(
             key,
-            vec![("user_id".into(), "uuid".into()), ("id".into(), "uuid".into())],
+            vec![
+                ("user_id".into(), "uuid".into()),
+                ("id".into(), "uuid".into())
+            ],
             "{}: a secret is sealed to its row (user_id, id)",
             col.table
         );
