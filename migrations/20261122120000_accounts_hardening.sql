@@ -289,7 +289,7 @@ CREATE TABLE mail_outbox (
     id UUID PRIMARY KEY,
     to_address VARCHAR(255) NOT NULL,
     subject TEXT NOT NULL,
-    -- sealed (er1:…), bound to this row
+    -- sealed (er2:…), bound to this row
     body TEXT NOT NULL,
     -- held (no SMTP configured), sent, or failed
     status VARCHAR(10) NOT NULL DEFAULT 'held' CHECK (status IN ('held', 'sent', 'failed')),

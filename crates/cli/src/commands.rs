@@ -349,5 +349,22 @@ async fn rotate_keys(target: everreach_core::db::DbTarget, config: Config) -> an
         report.plaintext_sealed,
         report.tenants
     );
+    if !report.retired.is_empty() {
+        eprintln!(
+            "everreach: retired key(s) {}: no stored secret names them any more, so they may be \
+             removed from EVERREACH_ENCRYPTION_KEYS_OLD (or the key file)",
+            report.retired.join(", ")
+        );
+    }
+    for kept in &report.still_named {
+        eprintln!(
+            "everreach: key {} is kept: {} value(s) in {} were sealed with it while the rotation \
+             ran (a process still using the old key); restart every process with the new key, \
+             then run `everreach keys rotate` again",
+            kept.key_id.as_deref().unwrap_or_default(),
+            kept.values,
+            kept.place()
+        );
+    }
     Ok(())
 }

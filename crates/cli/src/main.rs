@@ -227,7 +227,8 @@ enum MailCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Make a new key current and re-encrypt every secret with it.
+    /// Make a new key current, re-encrypt every secret with it, and retire the old keys
+    /// that no stored secret names any more.
     Rotate,
 }
 

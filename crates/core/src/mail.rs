@@ -14,6 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::secrets::columns::installation_binding;
 use crate::secrets::{Binding, Keyring};
 
 /// One mail to one address, plain text.
@@ -162,13 +163,11 @@ impl Mailer {
     }
 }
 
-/// A body is bound to its outbox row: copied to another row it does not open.
+/// A body is bound to its outbox row: copied to another row it does not open. The
+/// outbox belongs to the installation (start-up and `keys rotate` read and re-seal it
+/// with the tenants' secrets: `secrets::columns::INSTALLATION_COLUMNS`).
 fn binding(id: Uuid) -> Binding<'static> {
-    Binding {
-        table: "mail_outbox",
-        column: "body",
-        user_id: id,
-    }
+    installation_binding("mail_outbox", "body", id)
 }
 
 async fn deliver(smtp: &Smtp, mail: &Mail) -> Result<(), String> {

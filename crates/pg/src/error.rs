@@ -50,6 +50,13 @@ pub enum PgError {
     )]
     NoClusterUser(String),
 
+    #[error(
+        "{dir} {problem}, so it cannot be the database server's private directory: remove it \
+         (`rm -r {dir}`, as its owner or root) and start again, and EverReach makes it afresh \
+         (mode 0700, owned by the server's OS user); or set another EVERREACH_DATA_DIR"
+    )]
+    UnsafeDir { dir: PathBuf, problem: String },
+
     #[error("initdb failed for {dir}: {detail}")]
     Initdb { dir: PathBuf, detail: String },
 

@@ -245,7 +245,7 @@ async fn email_verification_links_are_mailed_never_logged_and_work_once() {
     assert!(
         stored
             .iter()
-            .all(|b| b.starts_with("er1:") && !b.contains(&link)),
+            .all(|b| b.starts_with("er2:") && !b.contains(&link)),
         "the outbox keeps bodies sealed"
     );
 

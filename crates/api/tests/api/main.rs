@@ -17,3 +17,4 @@ mod people;
 mod people_domain;
 mod people_find;
 mod resources;
+mod secrets_at_rest;

@@ -302,7 +302,7 @@ async fn secrets_are_sealed_never_shown_and_redacted_in_the_audit_log() {
     assert_eq!(ops, vec!["INSERT", "UPDATE", "DELETE"]);
     let all = serde_json::to_string(&audit).unwrap();
     assert!(
-        !all.contains("very-secret") && !all.contains("er1:"),
+        !all.contains("very-secret") && !all.contains("er2:"),
         "{all}"
     );
     assert_eq!(audit[0].2.as_ref().unwrap()["access_token"], "[redacted]");
@@ -313,23 +313,48 @@ async fn secrets_are_sealed_never_shown_and_redacted_in_the_audit_log() {
 async fn stored_secrets_are_ciphertext() {
     let app = TestApp::spawn().await;
     let ada = app.member("ada@example.com").await;
-    create(
+    let created = create(
         &app,
         &ada.auth(),
         "platform-connections",
         json!({"platform": "linkedin", "platform_user_id": "li-1", "access_token": "AQX-secret"}),
     )
     .await;
-    let stored: String =
-        sqlx::query_scalar("SELECT access_token FROM platform_connections WHERE user_id = $1")
-            .bind(ada.id)
-            .fetch_one(&app.db.admin)
-            .await
-            .unwrap();
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let stored = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT access_token FROM platform_connections WHERE user_id = $1 AND id = $2",
+        )
+        .bind(ada.id)
+        .bind(id)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap()
+    };
+    let sealed = stored().await;
     assert!(
-        stored.starts_with("er1:") && !stored.contains("AQX-secret"),
-        "{stored}"
+        sealed.starts_with("er2:") && !sealed.contains("AQX-secret"),
+        "{sealed}"
     );
+    // Sealed to the row it was written in: created and patched alike.
+    let keyring = everreach_core::secrets::Keyring::from_raw(vec![[7u8; 32]], None);
+    let column = everreach_core::secrets::columns::SECRET_COLUMNS
+        .iter()
+        .find(|c| c.table == "platform_connections" && c.column == "access_token")
+        .unwrap();
+    let opened = keyring.open(&sealed, column.binding(ada.id, id)).unwrap();
+    assert_eq!(opened, "AQX-secret");
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/platform-connections/{id}"),
+        Some(json!({"access_token": "AQX-renewed"})),
+        &ada.auth(),
+    )
+    .await;
+    let opened = keyring
+        .open(&stored().await, column.binding(ada.id, id))
+        .unwrap();
+    assert_eq!(opened, "AQX-renewed");
 }
 
 #[tokio::test]

@@ -131,8 +131,32 @@ impl Resources {
             .join(",")
     }
 
-    /// Replaces secret values by their sealed form.
-    fn seal_secrets(&self, r: &Resource, user_id: Uuid, body: &mut Map<String, Value>) {
+    /// Whether `body` holds a secret value to seal.
+    fn has_secrets(r: &Resource, body: &Map<String, Value>) -> bool {
+        SECRET_COLUMNS
+            .iter()
+            .any(|c| c.table == r.table && body.get(c.column).is_some_and(|v| !v.is_null()))
+    }
+
+    /// Replaces secret values by their sealed form, bound to row `(user_id, row_id)`:
+    /// every table with a secret column is keyed `(user_id, id)`, so `row_id` is the
+    /// row's `id` (a new row's is chosen before the insert, see [`Resources::create`]).
+    fn seal_secrets(
+        &self,
+        r: &Resource,
+        user_id: Uuid,
+        row_id: Option<Uuid>,
+        body: &mut Map<String, Value>,
+    ) -> Result<(), ResourceError> {
+        if !Self::has_secrets(r, body) {
+            return Ok(());
+        }
+        let row_id = row_id.ok_or_else(|| {
+            ResourceError::Db(sqlx::Error::Protocol(format!(
+                "{} holds a secret column but has no UUID `id` key to bind it to",
+                r.table
+            )))
+        })?;
         for col in SECRET_COLUMNS.iter().filter(|c| c.table == r.table) {
             let Some(value) = body.get_mut(col.column) else {
                 continue;
@@ -144,8 +168,16 @@ impl Resources {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            *value = col.stored(&self.keyring, user_id, &plaintext);
+            *value = col.stored(&self.keyring, user_id, row_id, &plaintext);
         }
+        Ok(())
+    }
+
+    /// The `id` of a key object, when it is a UUID.
+    fn uuid_id(key: &Value) -> Option<Uuid> {
+        key.get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| Uuid::parse_str(id).ok())
     }
 
     pub async fn list(
@@ -263,7 +295,15 @@ impl Resources {
         if !problems.is_empty() {
             return Err(ResourceError::Invalid(problems));
         }
-        self.seal_secrets(r, user_id, &mut body);
+        if Self::has_secrets(r, &body) && r.column("id").is_some() {
+            // The sealed values name the row, so its id is chosen here rather than by
+            // the column's default after the insert (the client may not set it).
+            let id = Uuid::new_v4();
+            body.insert("id".into(), Value::String(id.to_string()));
+            self.seal_secrets(r, user_id, Some(id), &mut body)?;
+        } else {
+            self.seal_secrets(r, user_id, None, &mut body)?;
+        }
         let columns: Vec<String> = body.keys().map(|k| quote(k)).collect();
         let from_input: Vec<String> = body.keys().map(|k| format!("i.{}", quote(k))).collect();
         let sql = format!(
@@ -304,7 +344,7 @@ impl Resources {
         if !problems.is_empty() {
             return Err(ResourceError::Invalid(problems));
         }
-        self.seal_secrets(r, user_id, &mut body);
+        self.seal_secrets(r, user_id, Self::uuid_id(&key), &mut body)?;
         let sets: Vec<String> = body
             .keys()
             .map(|k| format!("{q} = i.{q}", q = quote(k)))

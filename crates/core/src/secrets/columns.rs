@@ -2,14 +2,20 @@
 //! database, and `everreach keys rotate`.
 //!
 //! `encryption_keys` records every key that has sealed something, with a check value
-//! sealed by it. At start a key in use there but not configured, or a configured key
-//! that does not open its check value, stops EverReach before it writes anything.
+//! sealed by it. At start a stored value naming a key that is not configured (found
+//! by reading every secret column, [`super::usage`]), a key in use in the record but
+//! not configured, or a configured key that does not open its check value, stops
+//! EverReach before it writes anything.
+//!
+//! Retiring a key (`retired_at`) is what lets an operator drop it from the
+//! configuration: start-up stops asking for it. So rotation retires a key only once
+//! no stored value names it, checked with the secret tables locked against writers.
 
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::{Binding, Keyring, SecretError, is_sealed, key_id_of};
+use super::{Binding, Format, Keyring, SecretError, format_of, is_sealed, key_id_of, usage};
 use crate::db::tenant;
 
 /// How a secret is stored in its column.
@@ -17,7 +23,7 @@ use crate::db::tenant;
 pub enum Shape {
     /// The whole TEXT value is sealed.
     Text,
-    /// A JSONB object of settings sealed whole as `{"sealed": "er1:…"}` (connector
+    /// A JSONB object of settings sealed whole as `{"sealed": "er2:…"}` (connector
     /// configs hold API keys and webhook secrets beside harmless settings; all sealed).
     JsonObject,
 }
@@ -30,19 +36,20 @@ pub struct SecretColumn {
 }
 
 impl SecretColumn {
-    /// What a value of this column is bound to.
-    pub fn binding(&self, user_id: Uuid) -> Binding<'static> {
+    /// What a value of this column in row `(user_id, row_id)` is bound to.
+    pub fn binding(&self, user_id: Uuid, row_id: Uuid) -> Binding<'static> {
         Binding {
             table: self.table,
             column: self.column,
             user_id,
+            row_id,
         }
     }
 
-    /// What the column stores for `plaintext`: the sealed text, or for a JSON column
-    /// `{"sealed": "er1:…"}`.
-    pub fn stored(&self, keyring: &Keyring, user_id: Uuid, plaintext: &str) -> Value {
-        let sealed = keyring.seal(plaintext, self.binding(user_id));
+    /// What the column of row `(user_id, row_id)` stores for `plaintext`: the sealed
+    /// text, or for a JSON column `{"sealed": "er2:…"}`.
+    pub fn stored(&self, keyring: &Keyring, user_id: Uuid, row_id: Uuid, plaintext: &str) -> Value {
+        let sealed = keyring.seal(plaintext, self.binding(user_id, row_id));
         match self.shape {
             Shape::Text => Value::String(sealed),
             Shape::JsonObject => serde_json::json!({ "sealed": sealed }),
@@ -51,8 +58,14 @@ impl SecretColumn {
 
     /// [`SecretColumn::stored`] as the text of an SQL parameter (cast to jsonb for a
     /// JSON column).
-    fn stored_text(&self, keyring: &Keyring, user_id: Uuid, plaintext: &str) -> String {
-        match self.stored(keyring, user_id, plaintext) {
+    fn stored_text(
+        &self,
+        keyring: &Keyring,
+        user_id: Uuid,
+        row_id: Uuid,
+        plaintext: &str,
+    ) -> String {
+        match self.stored(keyring, user_id, row_id, plaintext) {
             Value::String(text) => text,
             json => json.to_string(),
         }
@@ -68,8 +81,10 @@ const fn text(table: &'static str, column: &'static str) -> SecretColumn {
 }
 
 /// Every column that holds a token or secret (002 marks them `TEXT ENCRYPTED`; 004 and
-/// 000 call them tokens). A new secret column is added here, and the encryption test
-/// then walks it too.
+/// 000 call them tokens). A new secret column is added here (its table keyed
+/// `(user_id, id)`, `id` a UUID: the row a value is sealed to), and granted to
+/// `everreach_definer` for `everreach_sealed_key_ids()` in its migration; the
+/// encryption tests then walk it too.
 pub const SECRET_COLUMNS: &[SecretColumn] = &[
     text("accounts", "access_token"),
     text("accounts", "refresh_token"),
@@ -91,11 +106,21 @@ fn check_binding() -> Binding<'static> {
         table: "encryption_keys",
         column: "check_value",
         user_id: Uuid::nil(),
+        row_id: Uuid::nil(),
     }
 }
 
 /// Refuses a keyring that does not fit the database, then records the current key.
 pub async fn verify_and_register(admin: &PgPool, keyring: &Keyring) -> Result<(), SecretError> {
+    let uses = usage::key_usage(&mut *admin.acquire().await?).await?;
+    usage::first_missing_key(&uses, keyring)?;
+    for plain in uses.iter().filter(|u| u.key_id.is_none()) {
+        tracing::warn!(
+            column = %plain.place(),
+            values = plain.values,
+            "secrets stored in plaintext by an older version: run `everreach keys rotate` to seal them"
+        );
+    }
     let rows =
         sqlx::query("SELECT key_id, check_value FROM encryption_keys WHERE retired_at IS NULL")
             .fetch_all(admin)
@@ -127,10 +152,22 @@ pub struct RotationReport {
     pub tenants: u64,
     pub values_resealed: u64,
     pub plaintext_sealed: u64,
+    /// Keys retired: no stored value names them, so they may leave the configuration.
+    pub retired: Vec<String>,
+    /// Old keys kept because stored values still name them (written while the
+    /// rotation ran, by a process still sealing with an old key): rotate again.
+    pub still_named: Vec<usage::KeyUse>,
 }
 
-/// Re-seals every secret not sealed by the current key (and seals any legacy
-/// plaintext), tenant by tenant through the app role, then retires the old keys.
+/// How long the last step waits for writers to let go of the secret tables.
+const RETIRE_LOCK_TIMEOUT_SECS: u64 = 10;
+
+/// Re-seals every secret not sealed by the current key in the current format (and
+/// seals any legacy plaintext), tenant by tenant through the app role, then retires
+/// the old keys that no stored value names any more.
+///
+/// It starts with the start-up check, which reads every stored value's key id: a
+/// value whose key is not configured stops it before anything changes.
 pub async fn rotate(
     admin: &PgPool,
     app: &PgPool,
@@ -151,13 +188,123 @@ pub async fn rotate(
         }
         tx.commit().await?;
     }
-    sqlx::query(
-        "UPDATE encryption_keys SET retired_at = now() WHERE key_id <> $1 AND retired_at IS NULL",
+    reseal_installation_columns(admin, keyring, &mut report).await?;
+    let (retired, still_named) = retire_unnamed_keys(admin, keyring).await?;
+    report.retired = retired;
+    report.still_named = still_named;
+    Ok(report)
+}
+
+/// Retires every recorded old key that no stored value names, and returns them with
+/// the old keys' uses that kept theirs.
+///
+/// A process started before the rotation still seals with the old key, so "nothing
+/// names it" must hold at the moment of retiring: one transaction locks every secret
+/// table in SHARE mode (it waits for writes in flight to commit and holds new ones
+/// back; reads go on), then reads the key ids, then retires, then commits. A value
+/// written after that commit by such a process is caught by the next start-up check,
+/// which reads stored values, not the record of retired keys.
+async fn retire_unnamed_keys(
+    admin: &PgPool,
+    keyring: &Keyring,
+) -> Result<(Vec<String>, Vec<usage::KeyUse>), SecretError> {
+    // Sorted: two rotations lock in the same order.
+    let mut tables: Vec<&str> = SECRET_COLUMNS
+        .iter()
+        .map(|c| c.table)
+        .chain(INSTALLATION_COLUMNS.iter().map(|(t, _)| *t))
+        .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    let tables = tables.join(", ");
+    let mut tx = admin.begin().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = '{RETIRE_LOCK_TIMEOUT_SECS}s'"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let locked = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {tables} IN SHARE MODE"
+    )))
+    .execute(&mut *tx)
+    .await;
+    match locked {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            return Err(SecretError::RetireBusy {
+                tables,
+                seconds: RETIRE_LOCK_TIMEOUT_SECS,
+            });
+        }
+        other => other?,
+    };
+    let uses = usage::key_usage(&mut tx).await?;
+    let named: Vec<String> = uses.iter().filter_map(|u| u.key_id.clone()).collect();
+    let retired: Vec<String> = sqlx::query_scalar(
+        "UPDATE encryption_keys SET retired_at = now() \
+         WHERE key_id <> $1 AND retired_at IS NULL AND key_id <> ALL($2) RETURNING key_id",
     )
     .bind(keyring.current_id())
-    .execute(admin)
+    .bind(&named)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(report)
+    tx.commit().await?;
+    let still_named = uses
+        .into_iter()
+        .filter(|u| {
+            u.key_id
+                .as_deref()
+                .is_some_and(|id| id != keyring.current_id())
+        })
+        .collect();
+    Ok((retired, still_named))
+}
+
+/// Sealed columns of installation tables (no tenant: the row's id binds the value,
+/// under the nil tenant): the mail outbox's bodies. Read and re-sealed by the owner.
+pub const INSTALLATION_COLUMNS: &[(&str, &str)] = &[("mail_outbox", "body")];
+
+/// What a value of an installation column is bound to.
+pub fn installation_binding<'a>(table: &'a str, column: &'a str, row_id: Uuid) -> Binding<'a> {
+    Binding {
+        table,
+        column,
+        user_id: Uuid::nil(),
+        row_id,
+    }
+}
+
+async fn reseal_installation_columns(
+    admin: &PgPool,
+    keyring: &Keyring,
+    report: &mut RotationReport,
+) -> Result<(), SecretError> {
+    for (table, column) in INSTALLATION_COLUMNS {
+        let mut tx = admin.begin().await?;
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL FOR UPDATE"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, stored) in rows {
+            if key_id_of(&stored) == Some(keyring.current_id())
+                && format_of(&stored) == Some(Format::V2)
+            {
+                continue;
+            }
+            let binding = installation_binding(table, column, id);
+            let plain = keyring.open(&stored, binding)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET {column} = $2 WHERE id = $1"
+            )))
+            .bind(id)
+            .bind(keyring.seal(&plain, binding))
+            .execute(&mut *tx)
+            .await?;
+            report.values_resealed += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 async fn reseal_column(
@@ -167,7 +314,6 @@ async fn reseal_column(
     user_id: Uuid,
     report: &mut RotationReport,
 ) -> Result<(), SecretError> {
-    let binding = col.binding(user_id);
     let select = format!(
         "SELECT id, {c}::text AS value FROM {t} WHERE user_id = $1 AND {c} IS NOT NULL FOR UPDATE",
         c = col.column,
@@ -200,15 +346,20 @@ async fn reseal_column(
                 _ => (stored.clone(), true),
             },
         };
-        if !plaintext && key_id_of(&inner) == Some(keyring.current_id()) {
+        // Left alone only when sealed by the current key in the current format: a
+        // format-1 value is re-sealed to bind it to its row.
+        if !plaintext
+            && key_id_of(&inner) == Some(keyring.current_id())
+            && format_of(&inner) == Some(Format::V2)
+        {
             continue;
         }
         let clear = if plaintext {
             inner
         } else {
-            keyring.open(&inner, binding)?
+            keyring.open(&inner, col.binding(user_id, id))?
         };
-        let new_value = col.stored_text(keyring, user_id, &clear);
+        let new_value = col.stored_text(keyring, user_id, id, &clear);
         sqlx::query(sqlx::AssertSqlSafe(update.clone()))
             .bind(user_id)
             .bind(id)
@@ -235,7 +386,7 @@ pub async fn write(
     row_id: Uuid,
     plaintext: &str,
 ) -> Result<(), SecretError> {
-    let value = col.stored_text(keyring, user_id, plaintext);
+    let value = col.stored_text(keyring, user_id, row_id, plaintext);
     let cast = if col.shape == Shape::JsonObject {
         "::jsonb"
     } else {
@@ -284,6 +435,6 @@ pub async fn read(
         .fetch_optional(&mut *tx)
         .await?
         .flatten();
-    let binding = col.binding(user_id);
+    let binding = col.binding(user_id, row_id);
     stored.map(|s| keyring.open(&s, binding)).transpose()
 }

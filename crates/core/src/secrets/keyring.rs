@@ -2,7 +2,7 @@
 //!
 //! From `EVERREACH_ENCRYPTION_KEY` (plus `EVERREACH_ENCRYPTION_KEYS_OLD`), or else from
 //! `<data dir>/encryption.keys`, generated on first use with mode 0600: one base64 key
-//! per line, the last line current. A key's id is a short hash of the key itself, so a
+//! per line, the last line current. A key file its group or others can open is refused. A key's id is a short hash of the key itself, so a
 //! wrong key is recognised by its id before anything is written with it.
 
 use std::io::Write;
@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use super::{Binding, SEALED_PREFIX, SecretError};
+use super::{Binding, Format, SEALED_PREFIX, SecretError, split_format};
 use crate::Config;
 
 const KEY_FILE: &str = "encryption.keys";
@@ -77,9 +77,15 @@ impl Keyring {
     }
 
     fn from_file(path: &Path) -> Result<Keyring, SecretError> {
+        // Whoever can read the file can open every secret (and whoever can write it can
+        // slip in a key of their own): refused, not merely warned about.
         let meta = std::fs::metadata(path).map_err(key_file_error(path))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), "the key file is readable by others: chmod 600 it");
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(SecretError::KeyFileOpen {
+                path: path.display().to_string(),
+                mode,
+            });
         }
         let text = std::fs::read_to_string(path).map_err(key_file_error(path))?;
         let mut raw = Vec::new();
@@ -181,7 +187,7 @@ impl Keyring {
         let corrupt = || SecretError::Corrupt {
             place: binding.place(),
         };
-        let rest = sealed.strip_prefix(SEALED_PREFIX).ok_or_else(corrupt)?;
+        let (format, rest) = split_format(sealed).ok_or_else(corrupt)?;
         let (id, body) = rest.split_once(':').ok_or_else(corrupt)?;
         let key = self
             .keys
@@ -196,7 +202,10 @@ impl Keyring {
         }
         let (nonce, ciphertext) = blob.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
-        let aad = binding.aad();
+        let aad = match format {
+            Format::V2 => binding.aad(),
+            Format::V1 => binding.aad_v1(),
+        };
         let plain = key
             .cipher
             .decrypt(
@@ -309,6 +318,7 @@ mod tests {
             table: "accounts",
             column: "access_token",
             user_id,
+            row_id: Uuid::nil(),
         }
     }
 
@@ -317,7 +327,7 @@ mod tests {
         let ring = Keyring::from_raw(vec![[7u8; 32]], None);
         let user = Uuid::new_v4();
         let sealed = ring.seal("ya29.secret-token", binding(user));
-        assert!(sealed.starts_with(&format!("er1:{}:", ring.current_id())));
+        assert!(sealed.starts_with(&format!("er2:{}:", ring.current_id())));
         assert!(!sealed.contains("secret-token"));
         assert_eq!(
             ring.open(&sealed, binding(user)).unwrap(),
@@ -343,6 +353,23 @@ mod tests {
             ..binding(Uuid::nil())
         };
         assert!(ring.open(&sealed, other_column).is_err());
+    }
+
+    #[test]
+    fn a_value_moved_to_another_row_of_the_same_tenant_and_column_does_not_open() {
+        let ring = Keyring::from_raw(vec![[7u8; 32]], None);
+        let user = Uuid::new_v4();
+        let row = |row_id| Binding {
+            row_id,
+            ..binding(user)
+        };
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let sealed = ring.seal("t", row(first));
+        assert_eq!(ring.open(&sealed, row(first)).unwrap(), "t");
+        assert!(matches!(
+            ring.open(&sealed, row(second)),
+            Err(SecretError::Corrupt { .. })
+        ));
     }
 
     #[test]
@@ -397,6 +424,32 @@ mod tests {
         ring.add_generated_key().unwrap();
         assert_ne!(ring.current_id(), first);
         assert!(ring.has(&first));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_file_that_group_or_others_can_open_is_refused_naming_the_fix() {
+        let dir = std::env::temp_dir().join(format!("er-keys-{}", Uuid::new_v4()));
+        let config = Config::from_lookup(|name| {
+            (name == "EVERREACH_DATA_DIR").then(|| dir.display().to_string())
+        })
+        .unwrap();
+        Keyring::load(&config).unwrap();
+        let path = dir.join(KEY_FILE);
+        for mode in [0o644, 0o640, 0o604, 0o620] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = Keyring::load(&config)
+                .expect_err("a key file others can open is refused")
+                .to_string();
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "mode {mode:o}: {err}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            Keyring::load(&config).unwrap_or_else(|e| panic!("mode {mode:o}: {e}"));
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -103,7 +103,7 @@ async fn smtp_delivers_and_the_outbox_records_it_sealed() {
         .fetch_one(&db.admin)
         .await
         .unwrap();
-    assert!(raw.starts_with("er1:") && !raw.contains("erp_secret123"));
+    assert!(raw.starts_with("er2:") && !raw.contains("erp_secret123"));
 }
 
 #[tokio::test]
@@ -186,5 +186,47 @@ async fn smtp_without_tls_is_refused_beyond_this_machine_and_the_password_never_
             "a@example.com"
         )
         .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn keys_rotate_reseals_the_outbox_and_keeps_its_key_until_then() {
+    use everreach_core::secrets::columns;
+    let db = TestDb::new().await;
+    let old = keyring();
+    columns::verify_and_register(&db.admin, &old).await.unwrap();
+    Mailer::outbox(db.app.clone(), old.clone())
+        .send(mail("ada@example.com"))
+        .await
+        .unwrap();
+    let old_id = old.current_id().to_string();
+    let uses = everreach_core::secrets::usage::key_usage(&mut db.admin.acquire().await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        uses.iter()
+            .any(|u| u.table == "mail_outbox" && u.key_id.as_deref() == Some(old_id.as_str())),
+        "start-up sees the key the outbox names: {uses:?}"
+    );
+    let new = Keyring::from_raw(vec![[10u8; 32], [9u8; 32]], None);
+    let report = columns::rotate(&db.admin, &db.app, &new).await.unwrap();
+    assert!(report.retired.contains(&old_id), "{report:?}");
+    let raw: String = sqlx::query_scalar("SELECT body FROM mail_outbox")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+    assert!(raw.contains(new.current_id()), "{raw}");
+    let opened = read_outbox(
+        &db.admin,
+        &Keyring::from_raw(vec![[10u8; 32]], None),
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    assert!(
+        opened[0].body.contains("erp_secret123"),
+        "{}",
+        opened[0].body
     );
 }
