@@ -135,6 +135,7 @@ type Routes = OpenApiRouter<AppState>;
 fn routes(
     guard_signed_in: impl FnOnce(Routes) -> Routes,
     guard_public: impl FnOnce(Routes) -> Routes,
+    guard_domain_public: impl FnOnce(Routes) -> Routes,
 ) -> Routes {
     let mut signed_in = accounts::signed_in_routes()
         .merge(company::signed_in_routes())
@@ -150,14 +151,15 @@ fn routes(
         .merge(guard_public(
             accounts::public_routes().merge(company::public_routes()),
         ))
-        .merge(public);
+        .merge(guard_domain_public(public));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(ops::routes())
 }
 
 pub fn router(state: AppState) -> Router {
-    let (signed_in_state, public_state) = (state.clone(), state.clone());
+    let (signed_in_state, public_state, tracking_state) =
+        (state.clone(), state.clone(), state.clone());
     let (routes, mut document) = routes(
         |r| {
             r.route_layer(from_fn_with_state(
@@ -167,6 +169,7 @@ pub fn router(state: AppState) -> Router {
             .route_layer(from_fn_with_state(signed_in_state, auth::require_user))
         },
         |r| r.route_layer(from_fn_with_state(public_state, limit_by_client)),
+        |r| r.route_layer(from_fn_with_state(tracking_state, limit_public_by_client)),
     )
     .split_for_parts();
     let catalog = state.resources.catalog();
@@ -185,6 +188,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The client of a request: its peer, or through a trusted proxy the address it
+/// forwarded for.
+fn client_of(state: &AppState, req: &Request) -> std::net::IpAddr {
+    let peer = rate_limit::peer_or_unspecified(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+    );
+    state.trusted_proxies.client(peer, req.headers())
+}
+
+/// Rate limit for the domains' public routes (tracking pixel and click), per client.
+async fn limit_public_by_client(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    state.limits.check_public(client_of(&state, &req))?;
+    Ok(next.run(req).await)
+}
+
 /// Rate limit for routes without a signed-in caller, keyed by the client address
 /// (through trusted proxies only; IPv6 per /64).
 async fn limit_by_client(
@@ -192,12 +216,6 @@ async fn limit_by_client(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let peer = rate_limit::peer_or_unspecified(
-        req.extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0),
-    );
-    let client = state.trusted_proxies.client(peer, req.headers());
-    state.limits.check_client(client)?;
+    state.limits.check_client(client_of(&state, &req))?;
     Ok(next.run(req).await)
 }

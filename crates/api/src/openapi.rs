@@ -49,7 +49,7 @@ impl Modify for Security {
 /// The whole document: the base above, every route's own annotation, and the
 /// resources of `catalog`.
 pub fn document(catalog: &everreach_core::resources::Catalog) -> utoipa::openapi::OpenApi {
-    let mut doc = crate::routes(|r| r, |r| r).split_for_parts().1;
+    let mut doc = crate::routes(|r| r, |r| r, |r| r).split_for_parts().1;
     add_domains(&mut doc, &catalog.resources, &crate::domain::generic_ops());
     doc
 }

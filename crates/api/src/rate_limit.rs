@@ -1,5 +1,6 @@
 //! Rate limits (003's `rate_limit:{user_id}:{endpoint}`), in process, with `governor`'s
-//! keyed GCRA limiters: per client address for the public auth routes, per account for
+//! keyed GCRA limiters: per client address for the public auth routes and (apart) the
+//! public tracking routes, per account for
 //! sign-in and password-reset mail, per user for reads and writes. Over a limit the
 //! answer is 429 with `Retry-After`.
 //!
@@ -41,6 +42,8 @@ pub struct Limits {
     pub auth_per_minute: u32,
     /// Sign-in attempts and password-reset mails, per account (e-mail).
     pub account_per_minute: u32,
+    /// The domains' public routes (tracking pixel and click), per client address.
+    pub public_per_minute: u32,
     pub read_per_minute: u32,
     pub write_per_minute: u32,
 }
@@ -50,6 +53,7 @@ impl Default for Limits {
         Limits {
             auth_per_minute: 30,
             account_per_minute: 10,
+            public_per_minute: 600,
             read_per_minute: 6000,
             write_per_minute: 1200,
         }
@@ -117,6 +121,7 @@ impl<K: Hash + Eq + Clone> Bounded<K> {
 pub struct RateLimiter {
     born: Instant,
     auth: Bounded<IpAddr>,
+    public: Bounded<IpAddr>,
     account: Bounded<String>,
     read: Bounded<String>,
     write: Bounded<String>,
@@ -142,6 +147,11 @@ impl RateLimiter {
                 IpAddr::V6(Ipv6Addr::UNSPECIFIED),
                 max_keys,
             ),
+            public: Bounded::new(
+                limits.public_per_minute,
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                max_keys,
+            ),
             account: Bounded::new(limits.account_per_minute, overflow(), max_keys),
             read: Bounded::new(limits.read_per_minute, overflow(), max_keys),
             write: Bounded::new(limits.write_per_minute, overflow(), max_keys),
@@ -161,6 +171,11 @@ impl RateLimiter {
     /// Takes one request of a client address on the public auth routes.
     pub fn check_client(&self, client: IpAddr) -> Result<(), ApiError> {
         self.auth.check(client_key(client), self.born)
+    }
+
+    /// Takes one request of a client address on the domains' public routes.
+    pub fn check_public(&self, client: IpAddr) -> Result<(), ApiError> {
+        self.public.check(client_key(client), self.born)
     }
 
     /// Takes one sign-in attempt or reset mail of the account `email`.
@@ -272,6 +287,7 @@ mod tests {
         let limiter = RateLimiter::new(Limits {
             auth_per_minute: 2,
             account_per_minute: 1,
+            public_per_minute: 1,
             read_per_minute: 3,
             write_per_minute: 1,
         });

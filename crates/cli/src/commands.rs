@@ -213,6 +213,7 @@ async fn serve(
     let limits = everreach_api::rate_limit::Limits {
         auth_per_minute: config.rate_limit_auth,
         account_per_minute: config.rate_limit_account,
+        public_per_minute: config.rate_limit_public,
         read_per_minute: config.rate_limit_read,
         write_per_minute: config.rate_limit_write,
     };

@@ -630,3 +630,95 @@ async fn bench_ingest_reports_ingest_and_timeline_with_baselines() {
         .unwrap();
     assert_eq!(left, 0, "the bench removes its rows");
 }
+
+/// A worker process killed with SIGKILL in the middle of a job (its handler blocked on
+/// a row lock the test holds) never finishes it; another worker process completes the
+/// job once it has expired, as a retry.
+#[tokio::test]
+async fn a_killed_workers_job_completes_in_another_worker_after_it_expires() {
+    let db = TestDb::new().await;
+    let data = scratch_dir("killed-worker");
+    let spawn_worker = || {
+        everreach()
+            .arg("worker")
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &data)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let state = |id: uuid::Uuid| {
+        let pool = db.admin.clone();
+        async move {
+            sqlx::query_as::<_, (String, i32)>(
+                "SELECT state::text, retry_count FROM jobs WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // The job's handler (the cache purge) will wait on this row lock.
+    sqlx::query("INSERT INTO cache (key, value, expires_at) VALUES ('held', '1', now() - interval '1 minute')")
+        .execute(&db.app)
+        .await
+        .unwrap();
+    let mut holder = db.app.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM cache WHERE key = 'held' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    everreach_core::jobs::create_queue(&db.app, "maintenance.cache")
+        .await
+        .unwrap();
+    let mut tx = db.app.begin().await.unwrap();
+    let opts = everreach_core::jobs::SendOptions {
+        expire_in_seconds: 3,
+        retry_delay: 0,
+        retry_backoff: false,
+        ..Default::default()
+    };
+    let id =
+        everreach_core::jobs::send(&mut tx, "maintenance.cache", &serde_json::json!({}), &opts)
+            .await
+            .unwrap()
+            .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut first = spawn_worker();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state(id).await.0 != "active" {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never took the job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await; // inside the handler, blocked
+    signal(&first, "KILL");
+    let killed = tokio::task::spawn_blocking(move || wait_exit(&mut first))
+        .await
+        .unwrap();
+    assert!(!killed.success(), "killed by SIGKILL");
+    holder.rollback().await.unwrap();
+    assert_eq!(state(id).await.0, "active", "nobody finished it");
+
+    let mut second = spawn_worker();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (s, retries) = state(id).await;
+        if s == "completed" {
+            assert!(retries >= 1, "it ran again as a retry");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {s} after a minute");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(&second, "TERM");
+    let stopped = tokio::task::spawn_blocking(move || wait_exit(&mut second))
+        .await
+        .unwrap();
+    assert!(stopped.success());
+    let _ = std::fs::remove_dir_all(&data);
+}

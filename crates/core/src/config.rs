@@ -40,6 +40,8 @@ pub struct Config {
     pub rate_limit_auth: u32,
     /// Sign-in attempts and reset mails per minute, per account.
     pub rate_limit_account: u32,
+    /// Tracking pixel and click requests per minute, per client address.
+    pub rate_limit_public: u32,
     pub rate_limit_read: u32,
     pub rate_limit_write: u32,
     /// Outgoing mail over SMTP (`smtps://USER:PASSWORD@HOST`); unset: the outbox only.
@@ -125,6 +127,7 @@ impl Config {
         Ok(Config {
             rate_limit_auth: per_minute("EVERREACH_RATE_LIMIT_AUTH", 30)?,
             rate_limit_account: per_minute("EVERREACH_RATE_LIMIT_ACCOUNT", 10)?,
+            rate_limit_public: per_minute("EVERREACH_RATE_LIMIT_PUBLIC", 600)?,
             smtp_url: get("EVERREACH_SMTP_URL").filter(|u| !u.trim().is_empty()),
             mail_from: get("EVERREACH_MAIL_FROM")
                 .unwrap_or_else(|| "EverReach <no-reply@localhost>".into()),

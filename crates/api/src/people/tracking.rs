@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use everreach_core::db::tenant::{Actor, TenantTx};
+use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::outbound::{self, Message};
 use everreach_core::people::tracking::{self, Tracked, Tracker, links_in};
 use serde::{Deserialize, Serialize};
@@ -50,12 +50,14 @@ pub struct LinksQuery {
 }
 
 /// The tracking links of a message: its open pixel, a signed link for each link in
-/// its body, and for `?url=` if given.
+/// its body, and for `?url=` if given — for writers only, and only a link of the
+/// message or a URL on a domain of the tenant's allowlist (`/tracking-domains`).
 #[utoipa::path(get, path = "/outbound-messages/{id}/tracking", tag = "outbound-messages",
     params(("id" = Uuid, Path), LinksQuery),
     responses((status = 200, body = Tracking, description = "The links"),
+              (status = 403, body = Problem, description = "A viewer asked to sign a destination"),
               (status = 404, body = Problem, description = "No such message of yours"),
-              (status = 422, body = Problem, description = "url is not an absolute http(s) URL")))]
+              (status = 422, body = Problem, description = "url is not an absolute http(s) URL, or neither in the message nor on an allowed domain")))]
 pub(crate) async fn links(
     State(state): State<AppState>,
     Dep(tracker): Dep<Tracker>,
@@ -68,21 +70,33 @@ pub(crate) async fn links(
     let message = outbound::get(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
     let t = Tracked {
         user_id: user.id,
         message_id: id,
     };
     let mut out = tracking(&tracker, t, &message);
     if let Some(url) = q.url {
+        if !user.role.can_write() {
+            tx.rollback().await?;
+            return Err(ApiError::Forbidden(
+                "signing a destination is for members who can write; viewers can read the message's own links".into(),
+            ));
+        }
         let signed = tracker.click_url(t, &url).ok_or_else(|| {
             ApiError::invalid(
                 "/url",
                 "must be an absolute http(s) URL such as https://example.com/post",
             )
         })?;
+        if !tracking::may_sign(&mut tx, message.body.as_deref(), &url).await? {
+            return Err(ApiError::invalid(
+                "/url",
+                "is neither a link in this message nor on a domain of your tracking allowlist: add its domain with POST /api/v1/tracking-domains",
+            ));
+        }
         out.click_urls.insert(url, signed);
     }
+    tx.commit().await?;
     Ok(Json(out))
 }
 
@@ -97,14 +111,15 @@ const PIXEL: [u8; 43] = [
 /// GIF. A token that was not signed here is a 404.
 #[utoipa::path(get, path = "/track/open/{token}", tag = "tracking", params(("token" = String, Path)),
     responses((status = 200, content_type = "image/gif", description = "The pixel"),
-              (status = 404, body = Problem, description = "Not a tracking token of this installation")))]
+              (status = 404, body = Problem, description = "Not a tracking token of this installation"),
+              (status = 429, body = Problem, description = "Too many requests from this client")))]
 pub(crate) async fn track_open(
     State(state): State<AppState>,
     Dep(tracker): Dep<Tracker>,
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
     let t = tracker.verify_open(&token).ok_or(ApiError::NotFound)?;
-    let mut tx = TenantTx::begin_as(&state.db.app, t.user_id, Actor::Worker).await?;
+    let mut tx = tracking::begin_recording(&state.db.app, t.user_id).await?;
     tracking::record_open(&mut tx, t.message_id).await?;
     tx.commit().await?;
     Ok((
@@ -129,7 +144,8 @@ pub struct ClickQuery {
 /// token not signed here, is a 404: this is not an open redirect.
 #[utoipa::path(get, path = "/track/click/{token}", tag = "tracking", params(("token" = String, Path), ClickQuery),
     responses((status = 302, description = "To the destination"),
-              (status = 404, body = Problem, description = "Not a tracking link of this installation")))]
+              (status = 404, body = Problem, description = "Not a tracking link of this installation"),
+              (status = 429, body = Problem, description = "Too many requests from this client")))]
 pub(crate) async fn track_click(
     State(state): State<AppState>,
     Dep(tracker): Dep<Tracker>,
@@ -139,7 +155,7 @@ pub(crate) async fn track_click(
     let t = tracker
         .verify_click(&token, &q.u)
         .ok_or(ApiError::NotFound)?;
-    let mut tx = TenantTx::begin_as(&state.db.app, t.user_id, Actor::Worker).await?;
+    let mut tx = tracking::begin_recording(&state.db.app, t.user_id).await?;
     tracking::record_click(&mut tx, t.message_id, &q.u).await?;
     tx.commit().await?;
     Ok((

@@ -421,6 +421,7 @@ async fn sign_in_is_limited_per_account_whatever_the_client() {
     let app = TestApp::with_limits(everreach_api::rate_limit::Limits {
         auth_per_minute: 1_000,
         account_per_minute: 3,
+        public_per_minute: 100,
         read_per_minute: 1_000,
         write_per_minute: 1_000,
     })

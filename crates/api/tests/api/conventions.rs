@@ -189,6 +189,7 @@ async fn over_the_limit_is_429_with_retry_after() {
     let app = TestApp::with_limits(Limits {
         auth_per_minute: 3,
         account_per_minute: 100,
+        public_per_minute: 100,
         read_per_minute: 5,
         write_per_minute: 5,
     })
@@ -309,6 +310,7 @@ async fn the_client_limit_counts_ipv6_per_64_and_trusts_forwarded_for_only_from_
     let limits = Limits {
         auth_per_minute: 2,
         account_per_minute: 100,
+        public_per_minute: 100,
         read_per_minute: 100,
         write_per_minute: 100,
     };

@@ -87,6 +87,7 @@ impl TestApp {
         TestApp::with_limits(Limits {
             auth_per_minute: 10_000,
             account_per_minute: 10_000,
+            public_per_minute: 10_000,
             read_per_minute: 100_000,
             write_per_minute: 100_000,
         })
@@ -103,6 +104,7 @@ impl TestApp {
             Limits {
                 auth_per_minute: 10_000,
                 account_per_minute: 10_000,
+                public_per_minute: 10_000,
                 read_per_minute: 100_000,
                 write_per_minute: 100_000,
             },

@@ -4,6 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use everreach_core::accounts::{Role, store};
 use everreach_core::db::tenant;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -1013,4 +1014,129 @@ async fn nul_characters_are_a_422_not_a_500() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["/events/0/content_excerpt", "/events/0/metadata"]);
+}
+
+#[tokio::test]
+async fn only_writers_sign_destinations_and_only_the_messages_links_or_allowed_domains() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let r = batch(&app, &alice, vec![ig("grace", "liked", "p1")]).await;
+    let person = person_of(&r, 0);
+    let m = app
+        .post(
+            "/api/v1/outbound-messages",
+            json!({"person_id": person, "channel": "email", "body": "Read https://ada.dev/post"}),
+            &alice.auth(),
+        )
+        .await;
+    let id = m.body["message"]["id"].as_str().unwrap().to_string();
+    let sign = |url: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        let auth = alice.auth();
+        async move {
+            app.get(
+                &format!(
+                    "/api/v1/outbound-messages/{id}/tracking?url={}",
+                    urlencode(url)
+                ),
+                &auth,
+            )
+            .await
+        }
+    };
+    // The message's own link: fine. Anywhere else: refused, naming the way to allow it.
+    assert_eq!(sign("https://ada.dev/post").await.status, StatusCode::OK);
+    let open_redirect = sign("https://evil.example/phish").await;
+    assert!(
+        open_redirect.problem(422)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("tracking-domains"),
+        "{}",
+        open_redirect.body
+    );
+    let allowed = app
+        .post(
+            "/api/v1/tracking-domains",
+            json!({"domain": "ada.dev"}),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+    let signed = sign("https://shop.ada.dev/launch").await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    assert!(signed.body["click_urls"]["https://shop.ada.dev/launch"].is_string());
+    sign("https://ada.dev.evil.example/").await.problem(422);
+    sign("https://notada.dev/").await.problem(422);
+
+    // A viewer of the same account reads the message's links but signs nothing.
+    store::set_role_as_operator(&app.db.admin, alice.id, Role::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/outbound-messages/{id}/tracking"),
+            &alice.auth()
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    sign("https://ada.dev/post").await.problem(403);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_public_tracking_routes_are_rate_limited_per_client() {
+    let app = TestApp::with_limits(everreach_api::rate_limit::Limits {
+        auth_per_minute: 1_000,
+        account_per_minute: 1_000,
+        public_per_minute: 3,
+        read_per_minute: 1_000,
+        write_per_minute: 1_000,
+    })
+    .await;
+    for n in 0..3 {
+        let r = app
+            .send_from(
+                Method::GET,
+                "/api/v1/track/open/nonsense",
+                None,
+                "198.51.100.1:1",
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "request {n}");
+    }
+    let limited = app
+        .send_from(
+            Method::GET,
+            "/api/v1/track/open/nonsense",
+            None,
+            "198.51.100.1:1",
+            &[],
+        )
+        .await;
+    limited.problem(429);
+    let other = app
+        .send_from(
+            Method::GET,
+            "/api/v1/track/open/nonsense",
+            None,
+            "198.51.100.2:1",
+            &[],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
 }

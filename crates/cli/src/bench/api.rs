@@ -51,6 +51,7 @@ pub async fn run(target: DbTarget, config: Config, opts: Options) -> anyhow::Res
     let unlimited = Limits {
         auth_per_minute: u32::MAX,
         account_per_minute: u32::MAX,
+        public_per_minute: u32::MAX,
         read_per_minute: u32::MAX,
         write_per_minute: u32::MAX,
     };

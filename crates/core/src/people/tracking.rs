@@ -175,6 +175,51 @@ pub async fn record_open(tx: &mut TenantTx, message_id: Uuid) -> DomainResult<Re
     record(tx, message_id, Seen::Opened, None).await
 }
 
+/// A transaction for recording an open or a click from a public tracking link: the
+/// tenant of the signed link, acting as the worker, and dropped to the role
+/// `everreach_tracker`, which can only mark messages seen and record what follows
+/// (migration `…140000_tracking_least_privilege.sql`).
+pub async fn begin_recording(pool: &sqlx::PgPool, user_id: Uuid) -> Result<TenantTx, sqlx::Error> {
+    let mut tx = TenantTx::begin_as(pool, user_id, crate::db::tenant::Actor::Worker).await?;
+    sqlx::query("SET LOCAL ROLE everreach_tracker")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// The host of an http(s) URL, lower-cased, without port or credentials.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.split(':').next()?.trim_end_matches('.');
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether a writer may sign `target` for message body `body`: it is one of the
+/// message's own links, or its host is (a subdomain of) a domain on the tenant's
+/// allowlist (`tracking_domains`). Anything else would make this installation's
+/// domain an open redirector.
+pub async fn may_sign(tx: &mut TenantTx, body: Option<&str>, target: &str) -> DomainResult<bool> {
+    if body.is_some_and(|b| links_in(b).iter().any(|l| l == target)) {
+        return Ok(true);
+    }
+    let Some(host) = host_of(target) else {
+        return Ok(false);
+    };
+    let allowed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tracking_domains
+                         WHERE user_id = $1 AND ($2 = domain OR $2 LIKE '%.' || domain))",
+    )
+    .bind(tx.user_id())
+    .bind(&host)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(allowed)
+}
+
 /// Records a click on a link to `target` (and an open, if none was seen).
 pub async fn record_click(
     tx: &mut TenantTx,
@@ -274,6 +319,24 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_read_without_credentials_port_or_path() {
+        assert_eq!(
+            host_of("https://Shop.Example.com:8443/x?y").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(
+            host_of("http://user:pw@evil.example@good.example/").as_deref(),
+            Some("good.example")
+        );
+        assert_eq!(
+            host_of("https://example.com.").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(host_of("ftp://example.com"), None);
+        assert_eq!(host_of("https:///path"), None);
+    }
 
     fn tracker() -> Tracker {
         Tracker::new(

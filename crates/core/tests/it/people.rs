@@ -705,3 +705,49 @@ mod graph {
         }
     }
 }
+
+#[tokio::test]
+async fn a_tracking_recording_can_mark_a_message_seen_and_nothing_more() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    db.fill_tenant_tables(alice).await;
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    let person = resolve_one(&mut tx, Channel::Instagram, "grace")
+        .await
+        .person_id;
+    let message: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO outbound_messages (user_id, person_id, channel, body) VALUES ($1, $2, 'instagram', 'hi') RETURNING id",
+    )
+    .bind(alice)
+    .bind(person)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = everreach_core::people::tracking::begin_recording(&db.app, alice)
+        .await
+        .unwrap();
+    everreach_core::people::tracking::record_click(&mut tx, message, "https://ada.dev/")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    for forbidden in [
+        "SELECT body FROM outbound_messages",
+        "SELECT * FROM platform_connections",
+        "SELECT * FROM users",
+        "DELETE FROM person_events",
+        "UPDATE outbound_messages SET body = 'x'",
+        "INSERT INTO tracking_domains (user_id, domain) VALUES (current_user_id(), 'evil.example')",
+    ] {
+        let mut tx = everreach_core::people::tracking::begin_recording(&db.app, alice)
+            .await
+            .unwrap();
+        let err = sqlx::query(forbidden).execute(&mut *tx).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{forbidden}: {err}"
+        );
+    }
+}
