@@ -722,3 +722,64 @@ async fn a_killed_workers_job_completes_in_another_worker_after_it_expires() {
     assert!(stopped.success());
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn mail_outbox_shows_held_mail_opened_newest_last() {
+    let db = TestDb::new().await;
+    let data = scratch_dir("outbox");
+    let key = "c".repeat(64);
+    let keyring = std::sync::Arc::new(everreach_core::secrets::Keyring::from_raw(
+        vec![[0xcc; 32]],
+        None,
+    ));
+    let mailer = everreach_core::mail::Mailer::outbox(db.app.clone(), keyring);
+    for (to, body) in [
+        ("ada@example.com", "first https://x.example/a?token=erv_one"),
+        ("bob@example.com", "not for ada"),
+        ("ada@example.com", "second link"),
+    ] {
+        mailer
+            .send(everreach_core::mail::Mail {
+                to: to.into(),
+                subject: "Hello".into(),
+                body: body.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let run = |args: &[&str]| {
+        everreach()
+            .args(args)
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &data)
+            .env("EVERREACH_ENCRYPTION_KEY", &key)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["mail", "outbox", "--to", "ada@example.com", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mails: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails[0]["body"].as_str().unwrap().contains("erv_one"),
+        "opened, oldest first"
+    );
+    assert_eq!(mails[1]["body"], "second link");
+    assert_eq!(mails[1]["status"], "held");
+    let text = run(&["mail", "outbox"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("to bob@example.com") && text.contains("Subject: Hello"),
+        "{text}"
+    );
+    let bad = one_line_error(&run(&["mail", "outbox", "--limit", "0"]));
+    assert!(bad.contains("--limit"), "{bad}");
+    let _ = std::fs::remove_dir_all(&data);
+}
