@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use everreach_core::accounts::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{As, TestApp, session_from};
+use crate::helpers::{As, Member, TestApp, session_from};
 
 #[tokio::test]
 async fn an_admin_invites_a_member_who_joins_and_is_managed() {
@@ -225,17 +225,22 @@ async fn an_invitation_never_blocks_the_address_and_can_be_revoked_resent_or_exp
     .problem(404);
 }
 
-#[tokio::test]
-async fn an_admin_removes_a_member_who_keeps_their_account_but_loses_the_company() {
-    let app = TestApp::spawn().await;
-    let ada = app.member("ada@example.com").await;
-    app.post(
-        "/api/v1/company/invitations",
-        json!({"email": "bob@example.com", "role": "manager"}),
-        &ada.auth(),
-    )
-    .await;
-    let link = app.link_token("bob@example.com", "accept-invitation").await;
+/// `admin` invites `email` with `role`, who accepts with a password: their id and session.
+async fn join_by_invitation(
+    app: &TestApp,
+    admin: &Member,
+    email: &str,
+    role: &str,
+) -> (String, As) {
+    let invited = app
+        .post(
+            "/api/v1/company/invitations",
+            json!({"email": email, "role": role}),
+            &admin.auth(),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    let link = app.link_token(email, "accept-invitation").await;
     let joined = app
         .post(
             "/api/v1/auth/accept-invitation",
@@ -243,8 +248,16 @@ async fn an_admin_removes_a_member_who_keeps_their_account_but_loses_the_company
             &As::Anonymous,
         )
         .await;
-    let bob_id = joined.body["user"]["id"].as_str().unwrap().to_string();
-    let bob_session = As::Cookie(session_from(&joined.headers).unwrap());
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let id = joined.body["user"]["id"].as_str().unwrap().to_string();
+    (id, As::Cookie(session_from(&joined.headers).unwrap()))
+}
+
+#[tokio::test]
+async fn an_admin_removes_a_member_who_keeps_their_account_but_loses_the_company() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada@example.com").await;
+    let (bob_id, bob_session) = join_by_invitation(&app, &ada, "bob@example.com", "manager").await;
     let bob_token = app
         .post(
             "/api/v1/me/api-tokens",
@@ -319,21 +332,7 @@ async fn an_admin_removes_a_member_who_keeps_their_account_but_loses_the_company
 async fn the_last_admin_of_a_company_with_members_cannot_erase_their_account() {
     let app = TestApp::spawn().await;
     let ada = app.member("ada@example.com").await;
-    app.post(
-        "/api/v1/company/invitations",
-        json!({"email": "bob@example.com"}),
-        &ada.auth(),
-    )
-    .await;
-    let link = app.link_token("bob@example.com", "accept-invitation").await;
-    let joined = app
-        .post(
-            "/api/v1/auth/accept-invitation",
-            json!({"token": link, "password": "a good long password"}),
-            &As::Anonymous,
-        )
-        .await;
-    let bob_id = joined.body["user"]["id"].as_str().unwrap().to_string();
+    let (bob_id, _) = join_by_invitation(&app, &ada, "bob@example.com", "user").await;
     let erase = json!({"password": ada.password});
     let refused = app
         .send(
