@@ -395,7 +395,7 @@ async fn request_email_verification(
     Ok(StatusCode::ACCEPTED)
 }
 
-pub(crate) fn mail_error(e: everreach_core::mail::MailError) -> ApiError {
+pub(crate) fn mail_error(e: everreach_core::platform::mailer::MailError) -> ApiError {
     ApiError::internal(e)
 }
 

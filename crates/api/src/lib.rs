@@ -31,7 +31,7 @@ use axum::response::Response;
 use everreach_core::accounts::Accounts;
 use everreach_core::accounts::company::Companies;
 use everreach_core::db::Database;
-use everreach_core::mail::Mailer;
+use everreach_core::platform::mailer::Mailer;
 use everreach_core::resources::{Catalog, Resources};
 use everreach_core::secrets::Keyring;
 use utoipa::OpenApi;

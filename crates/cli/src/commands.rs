@@ -221,7 +221,7 @@ async fn serve(
         .map_err(|why| anyhow::anyhow!("EVERREACH_TRUSTED_PROXIES: {why}"))?;
     let keyring = std::sync::Arc::new(keyring);
     let mailer = match &config.smtp_url {
-        Some(url) => everreach_core::mail::Mailer::smtp(
+        Some(url) => everreach_core::platform::mailer::Mailer::smtp(
             db.app.clone(),
             keyring.clone(),
             url,
@@ -231,7 +231,7 @@ async fn serve(
             tracing::info!(
                 "no EVERREACH_SMTP_URL: mail is held in the outbox (`everreach mail outbox`)"
             );
-            everreach_core::mail::Mailer::outbox(db.app.clone(), keyring.clone())
+            everreach_core::platform::mailer::Mailer::outbox(db.app.clone(), keyring.clone())
         }
     };
     let state = everreach_api::AppState::new(db, keyring, limits)
@@ -312,7 +312,8 @@ async fn mail_outbox(
     }
     let (db, keyring) = open_with_keys(target, &config).await?;
     let mails =
-        everreach_core::mail::read_outbox(&db.admin, &keyring, to.as_deref(), limit).await?;
+        everreach_core::platform::mailer::read_outbox(&db.admin, &keyring, to.as_deref(), limit)
+            .await?;
     if mails.is_empty() {
         eprintln!("everreach: the outbox is empty");
     }

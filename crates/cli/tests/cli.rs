@@ -732,14 +732,14 @@ async fn mail_outbox_shows_held_mail_opened_newest_last() {
         vec![[0xcc; 32]],
         None,
     ));
-    let mailer = everreach_core::mail::Mailer::outbox(db.app.clone(), keyring);
+    let mailer = everreach_core::platform::mailer::Mailer::outbox(db.app.clone(), keyring);
     for (to, body) in [
         ("ada@example.com", "first https://x.example/a?token=erv_one"),
         ("bob@example.com", "not for ada"),
         ("ada@example.com", "second link"),
     ] {
         mailer
-            .send(everreach_core::mail::Mail {
+            .send(everreach_core::platform::mailer::Mail {
                 to: to.into(),
                 subject: "Hello".into(),
                 body: body.into(),

@@ -18,7 +18,6 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod jobs;
-pub mod mail;
 pub mod people;
 pub mod platform;
 pub mod resources;

@@ -144,11 +144,15 @@ impl TestApp {
     }
 
     /// The mails in the outbox to `to`, oldest first, opened.
-    pub async fn mails_to(&self, to: &str) -> Vec<everreach_core::mail::OutboxMail> {
-        let mut mails =
-            everreach_core::mail::read_outbox(&self.db.admin, &TestApp::keyring(), Some(to), 100)
-                .await
-                .unwrap();
+    pub async fn mails_to(&self, to: &str) -> Vec<everreach_core::platform::mailer::OutboxMail> {
+        let mut mails = everreach_core::platform::mailer::read_outbox(
+            &self.db.admin,
+            &TestApp::keyring(),
+            Some(to),
+            100,
+        )
+        .await
+        .unwrap();
         mails.reverse();
         mails
     }

@@ -1,7 +1,7 @@
 //! The text of the mails accounts send: each holds one link to a page of this
 //! installation (`public_url`), which the web UI renders.
 
-use crate::mail::Mail;
+use crate::platform::mailer::Mail;
 
 use super::company::INVITATION_TTL;
 use super::service::{PASSWORD_RESET_TTL, VERIFICATION_TTL};

@@ -4,7 +4,7 @@
     reason = "test helpers: a panic is a failed assertion with its line"
 )]
 
-mod mail;
+mod mailer;
 mod people;
 mod schema;
 mod secrets;

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use everreach_core::mail::{Mail, Mailer, read_outbox};
+use everreach_core::platform::mailer::{Mail, Mailer, read_outbox};
 use everreach_core::secrets::Keyring;
 use everreach_testkit::TestDb;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
