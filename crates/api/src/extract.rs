@@ -1,10 +1,13 @@
 //! `ApiJson<T>`: the JSON body extractor every handler uses. It answers malformed
 //! JSON with 400, a wrong content type with 415, an oversized body with 413 and
 //! wrong types, unknown fields or missing fields with 422 naming the field as a JSON
-//! pointer — where axum's own `Json` would answer in plain text.
+//! pointer — where axum's own `Json` would answer in plain text. `ApiQuery<T>` does
+//! the same for the query string: a parameter of the wrong type or a missing one is a
+//! 422 naming it (axum's `Query` answers 400 in plain text).
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
@@ -70,6 +73,45 @@ where
         })?;
         parse(&bytes).map(ApiJson)
     }
+}
+
+/// The query string as `T`; a parameter that does not fit is a 422 naming it
+/// (`/limit`), a missing required one a 422 saying it is required.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
+    }
+}
+
+/// Deserialises a query string (without its `?`) with the name of the first wrong
+/// parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            return ApiError::invalid(&format!("/{}", escape(name)), "is required");
+        }
+        let field = if path == "." || path.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/{}", escape(&path))
+        };
+        ApiError::invalid(&field, format!("is not valid: {message}"))
+    })
 }
 
 /// Deserialises with the path of the first wrong field.

@@ -3,7 +3,7 @@
 //! (`POST`/`DELETE /people/{id}/not-same`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::merge::{self, MergeSummary};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -98,7 +98,7 @@ pub struct MergesPage {
 pub(crate) async fn list_merges(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<MergesQuery>,
+    ApiQuery(q): ApiQuery<MergesQuery>,
 ) -> ApiResult<Json<MergesPage>> {
     let limit = crate::cursor::page_limit(q.limit)?;
     let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
@@ -139,7 +139,7 @@ pub struct SuggestionsOut {
 pub(crate) async fn suggestions(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<SuggestionsQuery>,
+    ApiQuery(q): ApiQuery<SuggestionsQuery>,
 ) -> ApiResult<Json<SuggestionsOut>> {
     let limit = crate::cursor::page_limit(q.limit)?;
     let min_score = q.min_score.unwrap_or(0.5);

@@ -103,9 +103,8 @@ async fn list(
     uri: Uri,
 ) -> ApiResult<Json<Value>> {
     let r = resource(&state.resources, name)?;
-    let pairs: Vec<(String, String)> = axum::extract::Query::try_from_uri(&uri)
-        .map(|q: axum::extract::Query<Vec<(String, String)>>| q.0)
-        .map_err(|_| ApiError::BadRequest("the query string is not valid URL encoding".into()))?;
+    let pairs: Vec<(String, String)> =
+        crate::extract::parse_query(uri.query().unwrap_or_default())?;
     let mut limit = DEFAULT_LIMIT;
     let mut cursor = None;
     let mut filters = Vec::new();
