@@ -8,7 +8,7 @@ mod schema;
 pub use schema::add_to_document;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,10 +43,21 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     let mut router = Router::new();
     for resource in &catalog.resources {
         let name = resource.path;
+        // What a refusal's `Allow` lists: the methods each path does serve (generic or
+        // taken over by a domain's route on the same path).
+        let served = |op| refusal(generic, name, op).is_none();
+        let allow = |ops: &[(Op, &str)]| {
+            let mut methods = vec!["GET", "HEAD"];
+            methods.extend(ops.iter().filter(|(op, _)| served(*op)).map(|(_, m)| *m));
+            methods.join(",")
+        };
+        let collection_allow = allow(&[(Op::Create, "POST")]);
+        let item_allow = allow(&[(Op::Update, "PATCH"), (Op::Delete, "DELETE")]);
         let mut collection =
             get(move |s: State<AppState>, u: CurrentUser, uri: Uri| list(s, u, name, uri));
         if let Some(why) = refusal(generic, name, Op::Create) {
-            collection = collection.post(move || async move { refused(why) });
+            let allow = collection_allow.clone();
+            collection = collection.post(move || async move { refused(why, &allow) });
         } else if !is_replaced(generic, name, Op::Create) {
             collection = collection.post(
                 move |s: State<AppState>, u: CurrentUser, b: ApiJson<Value>| create(s, u, name, b),
@@ -55,7 +66,8 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
         let mut item =
             get(move |s: State<AppState>, u: CurrentUser, id: Path<String>| read(s, u, name, id));
         if let Some(why) = refusal(generic, name, Op::Update) {
-            item = item.patch(move || async move { refused(why) });
+            let allow = item_allow.clone();
+            item = item.patch(move || async move { refused(why, &allow) });
         } else if !is_replaced(generic, name, Op::Update) {
             item = item.patch(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>, b: ApiJson<Value>| {
@@ -64,7 +76,8 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
             );
         }
         if let Some(why) = refusal(generic, name, Op::Delete) {
-            item = item.delete(move || async move { refused(why) });
+            let allow = item_allow.clone();
+            item = item.delete(move || async move { refused(why, &allow) });
         } else if !is_replaced(generic, name, Op::Delete) {
             item = item.delete(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>| remove(s, u, name, id),
@@ -77,9 +90,14 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     router
 }
 
-/// A generic operation a domain refuses: 405 with what to do instead.
-fn refused(why: &'static str) -> ApiResult<StatusCode> {
-    Err(ApiError::Refused(why.into()))
+/// A generic operation a domain refuses: 405 with what to do instead, and (RFC 9110)
+/// the methods the path does allow.
+fn refused(why: &'static str, allow: &str) -> Response {
+    let mut response = ApiError::Refused(why.into()).into_response();
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 fn resource<'a>(
