@@ -68,7 +68,9 @@ impl Resources {
         &self.catalog
     }
 
-    /// `to_jsonb(t)` without what a response never shows.
+    /// `to_jsonb(t)` without what a response never shows, and with vectors as the
+    /// arrays of numbers they are written as (`to_jsonb` would give pgvector's text
+    /// form, a string).
     fn projection(r: &Resource) -> String {
         let hidden: Vec<String> = r
             .columns
@@ -76,11 +78,22 @@ impl Resources {
             .filter(|c| r.visible().all(|v| v.name != c.name))
             .map(|c| format!("'{}'", c.name.replace('\'', "''")))
             .collect();
-        if hidden.is_empty() {
-            "to_jsonb(t)".into()
+        let mut shown = if hidden.is_empty() {
+            "to_jsonb(t)".to_string()
         } else {
             format!("(to_jsonb(t) - ARRAY[{}]::text[])", hidden.join(", "))
+        };
+        for c in r.visible() {
+            if let ColumnType::Vector(_) = c.ty {
+                // pgvector's text form `[1,2.5,-3e+15]` is a JSON array
+                shown = format!(
+                    "({shown} || jsonb_build_object('{name}', (t.{q}::text)::jsonb))",
+                    name = c.name.replace('\'', "''"),
+                    q = quote(&c.name)
+                );
+            }
         }
+        shown
     }
 
     /// `t.k1 = (…).k1 AND …` against the key decoded from a path id.
