@@ -138,6 +138,76 @@ const PROBLEM_JSON: &str = "application/problem+json";
 /// The header a signed-in POST may carry to be retried safely (docs/API.md).
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
+/// The answers many operations share, declared once under `components/responses`:
+/// `(status, component name, description)`.
+const SHARED: &[(&str, &str, &str)] = &[
+    (
+        "400",
+        "BadRequest",
+        "The body is not JSON (`detail` gives line and column)",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "Not signed in: no, unknown, revoked or expired credentials",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "The role may not do this (viewers change nothing), or a cross-site request came with the session cookie",
+    ),
+    ("404", "NotFound", "No such row for you"),
+    (
+        "409",
+        "IdempotencyConflict",
+        "A request with this Idempotency-Key is still running, or made a credential (which is never replayed)",
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The body is larger than this route takes (1 MiB; 32 MiB for an event batch)",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not sent as `Content-Type: application/json`",
+    ),
+    (
+        "422",
+        "InvalidInput",
+        "Invalid input: `errors` names each wrong field, query parameter or header (`/email`, `/limit`, `/Idempotency-Key`)",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "Over the rate limit: `Retry-After` says when to retry",
+    ),
+    (
+        "500",
+        "Internal",
+        "Our fault: logged with the request id (`x-request-id`), nothing else revealed",
+    ),
+    (
+        "503",
+        "Unavailable",
+        "The database is unreachable or busy; retry shortly",
+    ),
+];
+
+/// The `Retry-After` header of a 429.
+fn retry_after() -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            ))
+            .description(Some("seconds until the limit lets this request through"))
+            .build(),
+    )
+}
+
 /// Adds to every operation under `/api/v1` the answers it shares with others
 /// (docs/API.md "Errors"), where its own annotation does not already give that status:
 ///
@@ -153,6 +223,36 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// Then every error answer of every operation (4xx, 5xx) is declared
 /// `application/problem+json`, which is what [`crate::error::ApiError`] sends.
 pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (status, name, description) in SHARED {
+        let mut response = problem_response(description);
+        if *status == "429" {
+            response.headers.insert("Retry-After".into(), retry_after());
+        }
+        components
+            .responses
+            .insert((*name).to_string(), RefOr::T(response));
+    }
+    components.parameters.insert(
+        IDEMPOTENCY_KEY.into(),
+        RefOr::T(
+            ParameterBuilder::new()
+                .name(IDEMPOTENCY_KEY)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Makes a retry safe: a repeat with the same key, path and body within 24 hours gets the first answer back (`idempotent-replayed: true`) instead of acting twice",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(255))
+                        .pattern(Some("^[!-~]+$")),
+                ))
+                .build(),
+        ),
+    );
     for (path, item) in doc.paths.paths.iter_mut() {
         let api = path.starts_with("/api/v1/");
         for (method, op) in operations_mut(item) {
@@ -175,102 +275,48 @@ fn add_shared_answers(method: &str, op: &mut Operation) {
     let (in_path, in_query) = (has(ParameterIn::Path), has(ParameterIn::Query));
     let body = op.request_body.is_some();
     if signed_in && method == "post" {
-        op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
-            ParameterBuilder::new()
-                .name(IDEMPOTENCY_KEY)
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "Makes a retry safe: a repeat with the same key, path and body within 24 hours gets the first answer back (`idempotent-replayed: true`) instead of acting twice",
-                ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .min_length(Some(1))
-                        .max_length(Some(255))
-                        .pattern(Some("^[!-~]+$")),
-                ))
-                .build(),
-        ));
+        op.parameters
+            .get_or_insert_with(Vec::new)
+            .push(RefOr::Ref(Ref::new(format!(
+                "#/components/parameters/{IDEMPOTENCY_KEY}"
+            ))));
     }
-    let responses = &mut op.responses.responses;
-    let mut add = |status: &str, description: &str| {
-        responses
-            .entry(status.to_string())
-            .or_insert_with(|| RefOr::T(problem_response(description)));
-    };
+    let mut statuses = Vec::new();
     if body {
-        add(
-            "400",
-            "The body is not JSON (`detail` gives line and column)",
-        );
-        add("413", "The body is larger than this route takes");
-        add(
-            "415",
-            "The body is not sent as `Content-Type: application/json`",
-        );
-        add(
-            "422",
-            "Invalid input: `errors` names each field (a JSON pointer)",
-        );
+        statuses.extend(["400", "413", "415", "422"]);
     }
     if in_query {
-        add(
-            "422",
-            "A query parameter is invalid or missing: `errors` names it",
-        );
+        statuses.push("422");
     }
     if in_path {
-        add("404", "No such row for you");
+        statuses.push("404");
     }
     if signed_in {
-        add(
-            "401",
-            "Not signed in: no, unknown, revoked or expired credentials",
-        );
+        statuses.push("401");
         if method != "get" {
-            add(
-                "403",
-                "Viewers cannot change anything; a cross-site request with the session cookie is refused",
-            );
+            statuses.push("403");
         }
         if method == "post" {
-            add(
-                "409",
-                "A request with this Idempotency-Key is still running (or made a credential, which is never replayed)",
-            );
-            add("413", "The body is larger than this route takes");
-            add("422", "The Idempotency-Key was used for another request");
+            statuses.extend(["409", "413", "422"]);
         }
     }
-    responses.entry("429".into()).or_insert_with(|| {
-        let mut response =
-            problem_response("Over the rate limit: `Retry-After` says when to retry");
-        response.headers.insert(
-            "Retry-After".into(),
-            RefOr::T(
-                HeaderBuilder::new()
-                    .schema(Some(
-                        ObjectBuilder::new()
-                            .schema_type(Type::Integer)
-                            .minimum(Some(0)),
-                    ))
-                    .description(Some("seconds until the limit lets this request through"))
-                    .build(),
-            ),
-        );
-        RefOr::T(response)
-    });
-    let mut add = |status: &str, description: &str| {
+    statuses.extend(["429", "500", "503"]);
+    let responses = &mut op.responses.responses;
+    for status in statuses {
+        let Some((_, name, _)) = SHARED.iter().find(|(s, _, _)| *s == status) else {
+            continue;
+        };
         responses
             .entry(status.to_string())
-            .or_insert_with(|| RefOr::T(problem_response(description)));
-    };
-    add(
-        "500",
-        "Our fault: logged with the request id (`x-request-id`), nothing else revealed",
-    );
-    add("503", "The database is unreachable or busy; retry shortly");
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+    }
+    // an operation's own 429 (too many streams) sends Retry-After too
+    if let Some(RefOr::T(limited)) = responses.get_mut("429") {
+        limited
+            .headers
+            .entry("Retry-After".into())
+            .or_insert_with(retry_after);
+    }
 }
 
 /// Every 4xx and 5xx answer is problem+json: an annotation's `body = Problem` comes
