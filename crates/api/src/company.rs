@@ -280,6 +280,7 @@ pub struct AuditQuery {
     /// next_cursor of the previous page.
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

@@ -128,6 +128,7 @@ pub struct EventsQuery {
     until: Option<DateTime<Utc>>,
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

@@ -100,6 +100,7 @@ pub struct TimelineQuery {
     until: Option<String>,
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

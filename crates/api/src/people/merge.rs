@@ -80,6 +80,7 @@ pub struct MergesQuery {
     /// Only merges naming this person (as survivor or merged).
     person_id: Option<Uuid>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -113,8 +114,10 @@ pub(crate) async fn list_merges(
 #[into_params(parameter_in = Query)]
 pub struct SuggestionsQuery {
     /// Only pairs scoring at least this (0 to 1, default 0.5).
+    #[param(minimum = 0.0, maximum = 1.0)]
     min_score: Option<f64>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

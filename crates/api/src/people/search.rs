@@ -23,6 +23,7 @@ pub struct SearchQuery {
     /// Without `q`: warmth (the default), last_active or name.
     sort: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
