@@ -8,9 +8,9 @@ mod schema;
 pub use schema::add_to_document;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use everreach_core::resources::service::DEFAULT_LIMIT;
 use everreach_core::resources::{Catalog, Resources};
@@ -43,46 +43,39 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     let mut router = Router::new();
     for resource in &catalog.resources {
         let name = resource.path;
-        // What a refusal's `Allow` lists: the methods each path does serve (generic or
-        // taken over by a domain's route on the same path).
-        let served = |op| refusal(generic, name, op).is_none();
-        let allow = |ops: &[(Op, &str)]| {
-            let mut methods = vec!["GET", "HEAD"];
-            methods.extend(ops.iter().filter(|(op, _)| served(*op)).map(|(_, m)| *m));
-            methods.join(",")
+        let refused = |ops: &[(Op, Method)]| -> Vec<(Method, &'static str)> {
+            ops.iter()
+                .filter_map(|(op, method)| {
+                    refusal(generic, name, *op).map(|why| (method.clone(), why))
+                })
+                .collect()
         };
-        let collection_allow = allow(&[(Op::Create, "POST")]);
-        let item_allow = allow(&[(Op::Update, "PATCH"), (Op::Delete, "DELETE")]);
         let mut collection =
             get(move |s: State<AppState>, u: CurrentUser, uri: Uri| list(s, u, name, uri));
-        if let Some(why) = refusal(generic, name, Op::Create) {
-            let allow = collection_allow.clone();
-            collection = collection.post(move || async move { refused(why, &allow) });
-        } else if !is_replaced(generic, name, Op::Create) {
+        if !is_replaced(generic, name, Op::Create) {
             collection = collection.post(
                 move |s: State<AppState>, u: CurrentUser, b: ApiJson<Value>| create(s, u, name, b),
             );
         }
         let mut item =
             get(move |s: State<AppState>, u: CurrentUser, id: Path<String>| read(s, u, name, id));
-        if let Some(why) = refusal(generic, name, Op::Update) {
-            let allow = item_allow.clone();
-            item = item.patch(move || async move { refused(why, &allow) });
-        } else if !is_replaced(generic, name, Op::Update) {
+        if !is_replaced(generic, name, Op::Update) {
             item = item.patch(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>, b: ApiJson<Value>| {
                     patch(s, u, name, id, b)
                 },
             );
         }
-        if let Some(why) = refusal(generic, name, Op::Delete) {
-            let allow = item_allow.clone();
-            item = item.delete(move || async move { refused(why, &allow) });
-        } else if !is_replaced(generic, name, Op::Delete) {
+        if !is_replaced(generic, name, Op::Delete) {
             item = item.delete(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>| remove(s, u, name, id),
             );
         }
+        let collection = refusing(collection, refused(&[(Op::Create, Method::POST)]));
+        let item = refusing(
+            item,
+            refused(&[(Op::Update, Method::PATCH), (Op::Delete, Method::DELETE)]),
+        );
         router = router
             .route(&format!("/api/v1/{name}"), collection)
             .route(&format!("/api/v1/{name}/{{id}}"), item);
@@ -90,14 +83,22 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     router
 }
 
-/// A generic operation a domain refuses: 405 with what to do instead, and (RFC 9110)
-/// the methods the path does allow.
-fn refused(why: &'static str, allow: &str) -> Response {
-    let mut response = ApiError::Refused(why.into()).into_response();
-    if let Ok(value) = HeaderValue::from_str(allow) {
-        response.headers_mut().insert(header::ALLOW, value);
+/// A path's methods that a domain refuses are not routes of it (so neither `Allow`
+/// nor the document lists them): they answer 405 from the path's method fallback,
+/// with what to do instead, and axum adds `Allow` naming the methods the path serves.
+fn refusing(
+    router: MethodRouter<AppState>,
+    refused: Vec<(Method, &'static str)>,
+) -> MethodRouter<AppState> {
+    if refused.is_empty() {
+        return router;
     }
-    response
+    router.fallback(move |method: Method| async move {
+        match refused.iter().find(|(m, _)| *m == method) {
+            Some((_, why)) => ApiError::Refused((*why).into()),
+            None => ApiError::MethodNotAllowed,
+        }
+    })
 }
 
 fn resource<'a>(
