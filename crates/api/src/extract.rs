@@ -114,8 +114,15 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
-/// Deserialises with the path of the first wrong field.
+/// Deserialises with the path of the first wrong field. Every body is a JSON object:
+/// an array is refused before serde, which would fill a struct's fields from it by
+/// position (`[null, null]` as a patch of two fields).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(ApiError::invalid("/", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = pointer(&e.path().to_string());
@@ -215,6 +222,24 @@ mod tests {
                 .1
                 .contains("missing field `email`")
         );
+    }
+
+    #[test]
+    fn an_array_is_not_a_body_even_where_serde_would_take_it() {
+        #[derive(Debug, Deserialize)]
+        #[expect(dead_code, reason = "fields exist to be deserialised")]
+        struct Patch {
+            name: Option<String>,
+            bio: Option<String>,
+        }
+        match parse::<Patch>(b" [null, null]") {
+            Err(ApiError::Invalid(errors)) => assert_eq!(errors[0].field, "/"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert!(matches!(
+            parse::<Patch>(b"[null,"),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]

@@ -364,3 +364,32 @@ async fn a_refused_method_says_what_is_allowed() {
         assert_eq!(methods.join(","), allow, "{method} {path}");
     }
 }
+
+/// What the document refuses, the server refuses: an array where an object is
+/// declared (serde would fill a struct from it by position), an Idempotency-Key
+/// with a space.
+#[tokio::test]
+async fn input_outside_the_document_is_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let reply = app
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(json!([null, null])),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(reply.problem(422)["errors"][0]["field"], "/");
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/auth/sign-out-everywhere")
+        .header(header::AUTHORIZATION, format!("Bearer {}", alice.token))
+        .header("idempotency-key", "two words")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.raw(request).await.problem(422)["errors"][0]["field"],
+        "/Idempotency-Key"
+    );
+}
