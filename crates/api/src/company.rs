@@ -3,7 +3,7 @@
 //! lets an invited member choose a password.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use everreach_core::accounts::company::{Access, AuditEntry, Company, Invitation, Member};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 
 pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -280,6 +280,7 @@ pub struct AuditQuery {
     /// next_cursor of the previous page.
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -297,7 +298,7 @@ pub struct AuditPage {
 pub(crate) async fn audit_log(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     user.require_admin()?;
     let limit = crate::cursor::page_limit(q.limit)?;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
@@ -32,6 +32,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{CurrentUser, Via};
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
 
 /// The process's one subscription to channel `events`, and the live streams per user.
 #[derive(Debug, Clone)]
@@ -127,6 +128,7 @@ pub struct EventsQuery {
     until: Option<DateTime<Utc>>,
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -143,7 +145,7 @@ pub struct EventsPage {
 pub(crate) async fn list_events(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventsPage>> {
     let limit = crate::cursor::page_limit(q.limit)?;
     let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;

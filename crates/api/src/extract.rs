@@ -1,10 +1,13 @@
 //! `ApiJson<T>`: the JSON body extractor every handler uses. It answers malformed
 //! JSON with 400, a wrong content type with 415, an oversized body with 413 and
 //! wrong types, unknown fields or missing fields with 422 naming the field as a JSON
-//! pointer — where axum's own `Json` would answer in plain text.
+//! pointer — where axum's own `Json` would answer in plain text. `ApiQuery<T>` does
+//! the same for the query string: a parameter of the wrong type or a missing one is a
+//! 422 naming it (axum's `Query` answers 400 in plain text).
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
@@ -72,8 +75,54 @@ where
     }
 }
 
-/// Deserialises with the path of the first wrong field.
+/// The query string as `T`; a parameter that does not fit is a 422 naming it
+/// (`/limit`), a missing required one a 422 saying it is required.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
+    }
+}
+
+/// Deserialises a query string (without its `?`) with the name of the first wrong
+/// parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            return ApiError::invalid(&format!("/{}", escape(name)), "is required");
+        }
+        let field = if path == "." || path.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/{}", escape(&path))
+        };
+        ApiError::invalid(&field, format!("is not valid: {message}"))
+    })
+}
+
+/// Deserialises with the path of the first wrong field. Every body is a JSON object:
+/// an array is refused before serde, which would fill a struct's fields from it by
+/// position (`[null, null]` as a patch of two fields).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(ApiError::invalid("/", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = pointer(&e.path().to_string());
@@ -173,6 +222,24 @@ mod tests {
                 .1
                 .contains("missing field `email`")
         );
+    }
+
+    #[test]
+    fn an_array_is_not_a_body_even_where_serde_would_take_it() {
+        #[derive(Debug, Deserialize)]
+        #[expect(dead_code, reason = "fields exist to be deserialised")]
+        struct Patch {
+            name: Option<String>,
+            bio: Option<String>,
+        }
+        match parse::<Patch>(b" [null, null]") {
+            Err(ApiError::Invalid(errors)) => assert_eq!(errors[0].field, "/"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert!(matches!(
+            parse::<Patch>(b"[null,"),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub async fn idempotency(
     let key = raw_key
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ApiError::invalid(
                 "/Idempotency-Key",

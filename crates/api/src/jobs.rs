@@ -3,7 +3,7 @@
 //! are the operator's, through `everreach jobs`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use everreach_core::db::tenant;
 use everreach_core::jobs::admin::{self, JobFilter, JobRow, STATES};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
 
 pub fn signed_in_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,6 +33,7 @@ pub struct JobsQuery {
     state: Option<String>,
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -49,7 +51,7 @@ pub struct JobsPage {
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<JobsQuery>,
+    ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<JobsPage>> {
     user.require_admin()?;
     let limit = crate::cursor::page_limit(q.limit)?;

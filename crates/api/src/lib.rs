@@ -144,13 +144,13 @@ fn routes(
     let mut public = OpenApiRouter::new();
     for d in domain::DOMAINS {
         signed_in = signed_in.merge((d.signed_in_routes)());
-        public = public.merge((d.public_routes)());
+        public = public.merge(openapi::public((d.public_routes)()));
     }
     let api = OpenApiRouter::new()
         .merge(guard_signed_in(signed_in))
-        .merge(guard_public(
+        .merge(guard_public(openapi::public(
             accounts::public_routes().merge(company::public_routes()),
-        ))
+        )))
         .merge(guard_domain_public(public));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)

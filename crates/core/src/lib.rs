@@ -7,6 +7,7 @@
 //! - [`secrets`]: AES-256-GCM encryption of every token and secret column.
 //!
 //! - [`error`]: [`DomainError`], what every domain service returns.
+//! - [`json`]: what client JSON must be to be stored and read back intact.
 //!
 //! Domains (people, crm, mail, content, studio, publishing, ai, platform) get one
 //! folder each: `model.rs` (inputs and pure rules), `store.rs` (shared SQL) and one
@@ -18,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod jobs;
+pub mod json;
 pub mod people;
 pub mod platform;
 pub mod resources;

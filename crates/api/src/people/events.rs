@@ -3,7 +3,7 @@
 //! `GET /people/{id}/timeline`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use everreach_core::DomainError;
 use everreach_core::db::tenant::TenantTx;
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::extract::{ApiJson, BATCH_BODY_LIMIT};
+use crate::extract::{ApiJson, ApiQuery, BATCH_BODY_LIMIT};
 
 /// Strips the `/events/0` prefix the batch rules give a lone event's fields.
 fn single(e: DomainError) -> ApiError {
@@ -100,6 +100,7 @@ pub struct TimelineQuery {
     until: Option<String>,
     cursor: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -119,7 +120,7 @@ pub(crate) async fn timeline(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    Query(q): Query<TimelineQuery>,
+    ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<Json<TimelinePage>> {
     let person_id = super::path_id(&id)?;
     let limit = crate::cursor::page_limit(q.limit)?;

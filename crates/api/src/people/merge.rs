@@ -3,7 +3,7 @@
 //! (`POST`/`DELETE /people/{id}/not-same`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::merge::{self, MergeSummary};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +80,7 @@ pub struct MergesQuery {
     /// Only merges naming this person (as survivor or merged).
     person_id: Option<Uuid>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -98,7 +99,7 @@ pub struct MergesPage {
 pub(crate) async fn list_merges(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<MergesQuery>,
+    ApiQuery(q): ApiQuery<MergesQuery>,
 ) -> ApiResult<Json<MergesPage>> {
     let limit = crate::cursor::page_limit(q.limit)?;
     let before = q.cursor.as_deref().map(crate::cursor::decode).transpose()?;
@@ -113,8 +114,10 @@ pub(crate) async fn list_merges(
 #[into_params(parameter_in = Query)]
 pub struct SuggestionsQuery {
     /// Only pairs scoring at least this (0 to 1, default 0.5).
+    #[param(minimum = 0.0, maximum = 1.0)]
     min_score: Option<f64>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -139,7 +142,7 @@ pub struct SuggestionsOut {
 pub(crate) async fn suggestions(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<SuggestionsQuery>,
+    ApiQuery(q): ApiQuery<SuggestionsQuery>,
 ) -> ApiResult<Json<SuggestionsOut>> {
     let limit = crate::cursor::page_limit(q.limit)?;
     let min_score = q.min_score.unwrap_or(0.5);

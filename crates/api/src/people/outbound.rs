@@ -2,7 +2,7 @@
 //! `GET /outbound-messages/stats`; the tracking links are `tracking.rs`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::model::NewMessage;
@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::domain::Dep;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageOut {
@@ -88,7 +88,7 @@ pub struct StatsOut {
 pub(crate) async fn stats(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Json<StatsOut>> {
     let group_by = match q.group_by.as_deref() {
         None => GroupBy::Variant,

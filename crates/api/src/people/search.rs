@@ -2,7 +2,7 @@
 //! query — everyone ordered by warmth, last activity or name.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::search::{self, Order, PersonRow};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -22,6 +23,7 @@ pub struct SearchQuery {
     /// Without `q`: warmth (the default), last_active or name.
     sort: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -43,7 +45,7 @@ pub struct PeoplePage {
 pub(crate) async fn search(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<PeoplePage>> {
     let limit = crate::cursor::page_limit(q.limit)?;
     let after = q

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use everreach_core::db::tenant::TenantTx;
@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::domain::Dep;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Tracking {
@@ -63,7 +64,7 @@ pub(crate) async fn links(
     Dep(tracker): Dep<Tracker>,
     user: CurrentUser,
     Path(id): Path<String>,
-    Query(q): Query<LinksQuery>,
+    ApiQuery(q): ApiQuery<LinksQuery>,
 ) -> ApiResult<Json<Tracking>> {
     let id = super::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
@@ -150,7 +151,7 @@ pub(crate) async fn track_click(
     State(state): State<AppState>,
     Dep(tracker): Dep<Tracker>,
     Path(token): Path<String>,
-    Query(q): Query<ClickQuery>,
+    ApiQuery(q): ApiQuery<ClickQuery>,
 ) -> ApiResult<Response> {
     let t = tracker
         .verify_click(&token, &q.u)

@@ -8,9 +8,9 @@ mod schema;
 pub use schema::add_to_document;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use everreach_core::resources::service::DEFAULT_LIMIT;
 use everreach_core::resources::{Catalog, Resources};
@@ -43,33 +43,39 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     let mut router = Router::new();
     for resource in &catalog.resources {
         let name = resource.path;
+        let refused = |ops: &[(Op, Method)]| -> Vec<(Method, &'static str)> {
+            ops.iter()
+                .filter_map(|(op, method)| {
+                    refusal(generic, name, *op).map(|why| (method.clone(), why))
+                })
+                .collect()
+        };
         let mut collection =
             get(move |s: State<AppState>, u: CurrentUser, uri: Uri| list(s, u, name, uri));
-        if let Some(why) = refusal(generic, name, Op::Create) {
-            collection = collection.post(move || async move { refused(why) });
-        } else if !is_replaced(generic, name, Op::Create) {
+        if !is_replaced(generic, name, Op::Create) {
             collection = collection.post(
                 move |s: State<AppState>, u: CurrentUser, b: ApiJson<Value>| create(s, u, name, b),
             );
         }
         let mut item =
             get(move |s: State<AppState>, u: CurrentUser, id: Path<String>| read(s, u, name, id));
-        if let Some(why) = refusal(generic, name, Op::Update) {
-            item = item.patch(move || async move { refused(why) });
-        } else if !is_replaced(generic, name, Op::Update) {
+        if !is_replaced(generic, name, Op::Update) {
             item = item.patch(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>, b: ApiJson<Value>| {
                     patch(s, u, name, id, b)
                 },
             );
         }
-        if let Some(why) = refusal(generic, name, Op::Delete) {
-            item = item.delete(move || async move { refused(why) });
-        } else if !is_replaced(generic, name, Op::Delete) {
+        if !is_replaced(generic, name, Op::Delete) {
             item = item.delete(
                 move |s: State<AppState>, u: CurrentUser, id: Path<String>| remove(s, u, name, id),
             );
         }
+        let collection = refusing(collection, refused(&[(Op::Create, Method::POST)]));
+        let item = refusing(
+            item,
+            refused(&[(Op::Update, Method::PATCH), (Op::Delete, Method::DELETE)]),
+        );
         router = router
             .route(&format!("/api/v1/{name}"), collection)
             .route(&format!("/api/v1/{name}/{{id}}"), item);
@@ -77,9 +83,22 @@ pub fn routes(catalog: &Catalog, generic: &[GenericOp]) -> Router<AppState> {
     router
 }
 
-/// A generic operation a domain refuses: 405 with what to do instead.
-fn refused(why: &'static str) -> ApiResult<StatusCode> {
-    Err(ApiError::Refused(why.into()))
+/// A path's methods that a domain refuses are not routes of it (so neither `Allow`
+/// nor the document lists them): they answer 405 from the path's method fallback,
+/// with what to do instead, and axum adds `Allow` naming the methods the path serves.
+fn refusing(
+    router: MethodRouter<AppState>,
+    refused: Vec<(Method, &'static str)>,
+) -> MethodRouter<AppState> {
+    if refused.is_empty() {
+        return router;
+    }
+    router.fallback(move |method: Method| async move {
+        match refused.iter().find(|(m, _)| *m == method) {
+            Some((_, why)) => ApiError::Refused((*why).into()),
+            None => ApiError::MethodNotAllowed,
+        }
+    })
 }
 
 fn resource<'a>(
@@ -103,9 +122,8 @@ async fn list(
     uri: Uri,
 ) -> ApiResult<Json<Value>> {
     let r = resource(&state.resources, name)?;
-    let pairs: Vec<(String, String)> = axum::extract::Query::try_from_uri(&uri)
-        .map(|q: axum::extract::Query<Vec<(String, String)>>| q.0)
-        .map_err(|_| ApiError::BadRequest("the query string is not valid URL encoding".into()))?;
+    let pairs: Vec<(String, String)> =
+        crate::extract::parse_query(uri.query().unwrap_or_default())?;
     let mut limit = DEFAULT_LIMIT;
     let mut cursor = None;
     let mut filters = Vec::new();

@@ -6,7 +6,9 @@ use crate::domain::{GenericOp, Op};
 use everreach_core::resources::{Column, ColumnType, Resource};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Schema};
 
 /// `content-items` → `ContentItem`.
@@ -27,43 +29,74 @@ fn schema_name(r: &Resource) -> String {
         .map_or(camel.clone(), str::to_string)
 }
 
+/// `t`, or `[t, "null"]` when the column may be null.
+fn typed(t: Type, nullable: bool) -> SchemaType {
+    if nullable {
+        SchemaType::from_iter([t, Type::Null])
+    } else {
+        SchemaType::Type(t)
+    }
+}
+
+/// The schema of a column's value as JSON: its type from the column's, and `null`
+/// allowed exactly when the column is nullable.
 fn column_schema(c: &Column) -> Schema {
+    let nullable = !c.not_null;
     let b = ObjectBuilder::new();
     let b = match &c.ty {
         ColumnType::Uuid => b
-            .schema_type(Type::String)
+            .schema_type(typed(Type::String, nullable))
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-        ColumnType::Text(max) => b.schema_type(Type::String).max_length(*max),
-        ColumnType::Int { .. } => {
-            b.schema_type(Type::Integer)
-                .format(Some(SchemaFormat::KnownFormat(if c.pg_type == "bigint" {
-                    KnownFormat::Int64
-                } else {
-                    KnownFormat::Int32
-                })))
-        }
-        ColumnType::Number => b.schema_type(Type::Number),
-        ColumnType::Bool => b.schema_type(Type::Boolean),
-        ColumnType::Json => b,
+        ColumnType::Text(max) => b
+            .schema_type(typed(Type::String, nullable))
+            .max_length(*max),
+        ColumnType::Int { min, max } => b
+            .schema_type(typed(Type::Integer, nullable))
+            .format(Some(SchemaFormat::KnownFormat(if c.pg_type == "bigint" {
+                KnownFormat::Int64
+            } else {
+                KnownFormat::Int32
+            })))
+            .minimum(Some(*min))
+            .maximum(Some(*max)),
+        ColumnType::Number => b
+            .schema_type(typed(Type::Number, nullable))
+            .minimum(Some(-everreach_core::json::MAX_NUMBER))
+            .maximum(Some(everreach_core::json::MAX_NUMBER)),
+        ColumnType::Bool => b.schema_type(typed(Type::Boolean, nullable)),
+        // jsonb holds any JSON value: an object, an array, a string, a number…
+        ColumnType::Json => b
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("any JSON value")),
         ColumnType::Timestamp => b
-            .schema_type(Type::String)
+            .schema_type(typed(Type::String, nullable))
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
         ColumnType::Date => b
-            .schema_type(Type::String)
+            .schema_type(typed(Type::String, nullable))
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
         ColumnType::TextArray => {
             return Schema::Array(
                 ArrayBuilder::new()
+                    .schema_type(typed(Type::Array, nullable))
                     .items(ObjectBuilder::new().schema_type(Type::String))
                     .build(),
             );
         }
-        ColumnType::Enum(labels) => b
-            .schema_type(Type::String)
-            .enum_values(Some(labels.clone())),
+        ColumnType::Enum(labels) => {
+            let mut values: Vec<serde_json::Value> = labels
+                .iter()
+                .map(|l| serde_json::Value::from(l.as_str()))
+                .collect();
+            if nullable {
+                values.push(serde_json::Value::Null);
+            }
+            b.schema_type(typed(Type::String, nullable))
+                .enum_values(Some(values))
+        }
         ColumnType::Vector(n) => {
             return Schema::Array(
                 ArrayBuilder::new()
+                    .schema_type(typed(Type::Array, nullable))
                     .items(ObjectBuilder::new().schema_type(Type::Number))
                     .min_items(Some(*n))
                     .max_items(Some(*n))
@@ -71,7 +104,7 @@ fn column_schema(c: &Column) -> Schema {
             );
         }
         ColumnType::Other(pg) => b
-            .schema_type(Type::String)
+            .schema_type(typed(Type::String, nullable))
             .description(Some(format!("PostgreSQL {pg} in its text form"))),
     };
     Schema::Object(b.build())
@@ -108,15 +141,7 @@ fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::R
 }
 
 fn problem(description: &str) -> utoipa::openapi::Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .build()
+    crate::openapi::problem_response(description)
 }
 
 fn id_parameter() -> utoipa::openapi::path::Parameter {
@@ -136,7 +161,8 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], generic: &[Gen
         let name = schema_name(r);
         components.schemas.insert(
             format!("{name}Out"),
-            RefOr::T(object_schema(r.visible(), |_| false, false)),
+            // every shown column is in every row read (null where the row has none)
+            RefOr::T(object_schema(r.visible(), |_| true, false)),
         );
         let creatable = r.columns.iter().filter(|c| r.writable_on_create(c));
         components.schemas.insert(
@@ -175,30 +201,38 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], generic: &[Gen
                 .property(
                     "next_cursor",
                     ObjectBuilder::new()
-                        .schema_type(Type::String)
+                        .schema_type(typed(Type::String, true))
                         .description(Some("null on the last page")),
                 )
                 .required("items")
+                .required("next_cursor")
                 .build(),
         );
-        let query = |n: &str, d: &str, t: Type| {
+        let query = |n: &str, d: &str, schema: ObjectBuilder| {
             ParameterBuilder::new()
                 .name(n)
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
                 .description(Some(d))
-                .schema(Some(ObjectBuilder::new().schema_type(t)))
+                .schema(Some(schema))
                 .build()
         };
         let list = OperationBuilder::new()
             .tag(tag)
             .operation_id(Some(op_id("list", r)))
             .summary(Some(format!("List {} (filter with ?field=value)", r.path)))
-            .parameter(query("limit", "1 to 500, default 50", Type::Integer))
+            .parameter(query(
+                "limit",
+                "1 to 500, default 50",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(everreach_core::resources::service::MAX_LIMIT)),
+            ))
             .parameter(query(
                 "cursor",
                 "next_cursor of the previous page",
-                Type::String,
+                ObjectBuilder::new().schema_type(Type::String),
             ))
             .response("200", json_response("A page", RefOr::T(list_schema)))
             .response("401", problem("Not signed in"))

@@ -258,8 +258,12 @@ pub fn check_event(input: &EventInput, now: DateTime<Utc>) -> Result<NewEvent, V
         }
     };
     match &input.metadata {
-        Some(m @ Value::Object(_)) if has_nul(m) => bad("/metadata", NUL.into()),
-        None | Some(Value::Object(_)) | Some(Value::Null) => {}
+        Some(m @ Value::Object(_)) => {
+            if let Some((inside, message)) = crate::json::unstorable(m) {
+                bad(&format!("/metadata{inside}"), message);
+            }
+        }
+        None | Some(Value::Null) => {}
         Some(_) => bad("/metadata", "must be a JSON object".into()),
     }
     if input
@@ -448,11 +452,8 @@ pub fn check_message(
     }
     if m.metadata.as_ref().is_some_and(|v| !v.is_object()) {
         problems.push(("/metadata".into(), "must be a JSON object".into()));
-    } else if m.metadata.as_ref().is_some_and(has_nul) {
-        problems.push((
-            "/metadata".into(),
-            "must not contain a NUL character".into(),
-        ));
+    } else if let Some((inside, message)) = m.metadata.as_ref().and_then(crate::json::unstorable) {
+        problems.push((format!("/metadata{inside}"), message));
     }
     match channel {
         Some(c) if problems.is_empty() => Ok(c),
@@ -567,7 +568,7 @@ mod tests {
                 "/identity/handle",
                 "/platform_id",
                 "/content_excerpt",
-                "/metadata"
+                "/metadata/k/0"
             ]
         );
         let long = format!("did:plc:{}", "a".repeat(600));

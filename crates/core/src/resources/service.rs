@@ -68,7 +68,9 @@ impl Resources {
         &self.catalog
     }
 
-    /// `to_jsonb(t)` without what a response never shows.
+    /// `to_jsonb(t)` without what a response never shows, and with vectors as the
+    /// arrays of numbers they are written as (`to_jsonb` would give pgvector's text
+    /// form, a string).
     fn projection(r: &Resource) -> String {
         let hidden: Vec<String> = r
             .columns
@@ -76,11 +78,22 @@ impl Resources {
             .filter(|c| r.visible().all(|v| v.name != c.name))
             .map(|c| format!("'{}'", c.name.replace('\'', "''")))
             .collect();
-        if hidden.is_empty() {
-            "to_jsonb(t)".into()
+        let mut shown = if hidden.is_empty() {
+            "to_jsonb(t)".to_string()
         } else {
             format!("(to_jsonb(t) - ARRAY[{}]::text[])", hidden.join(", "))
+        };
+        for c in r.visible() {
+            if let ColumnType::Vector(_) = c.ty {
+                // pgvector's text form `[1,2.5,-3e+15]` is a JSON array
+                shown = format!(
+                    "({shown} || jsonb_build_object('{name}', (t.{q}::text)::jsonb))",
+                    name = c.name.replace('\'', "''"),
+                    q = quote(&c.name)
+                );
+            }
         }
+        shown
     }
 
     /// `t.k1 = (…).k1 AND …` against the key decoded from a path id.
@@ -455,12 +468,14 @@ impl Resources {
                 field.as_deref().unwrap_or("/"),
                 "refers to something that does not exist",
             ),
-            Some("23514") | Some("23502") => ResourceError::invalid(
-                field.as_deref().unwrap_or("/"),
-                format!("is not allowed: {}", d.message()),
-            ),
+            Some("23514") => {
+                ResourceError::invalid(field.as_deref().unwrap_or("/"), "is not an allowed value")
+            }
+            Some("23502") => {
+                ResourceError::invalid(field.as_deref().unwrap_or("/"), "must not be null")
+            }
             Some(code) if code.starts_with("22") => {
-                ResourceError::invalid(field.as_deref().unwrap_or("/"), short(d.message()))
+                ResourceError::invalid(field.as_deref().unwrap_or("/"), data_exception(code))
             }
             Some("42501") => ResourceError::conflict("this change is not allowed"),
             _ => e.into(),
@@ -474,15 +489,17 @@ fn singular(r: &Resource) -> String {
     name.strip_suffix('s').map_or(name.clone(), str::to_string)
 }
 
-/// The first line of a database message, without internals beyond it.
-fn short(message: &str) -> String {
-    message
-        .lines()
-        .next()
-        .unwrap_or(message)
-        .chars()
-        .take(200)
-        .collect()
+/// What a PostgreSQL data exception (SQLSTATE class 22) says about the value, in our
+/// words: the database's own message names its internals and never reaches a client.
+fn data_exception(code: &str) -> &'static str {
+    match code {
+        "22001" => "is too long",
+        "22003" => "is out of range for this field",
+        "22007" | "22008" => "is not a valid date or time",
+        "22021" | "22P05" => "holds a character the database cannot store (NUL)",
+        "22P02" => "is not a valid value for this field",
+        _ => "is not a value this field can hold",
+    }
 }
 
 /// A query-string value typed for its column, or None when it cannot be one.

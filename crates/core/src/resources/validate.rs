@@ -41,6 +41,9 @@ pub fn check(resource: &Resource, body: &Map<String, Value>, mode: Mode) -> Prob
         }
         if let Err(message) = check_value(column, value) {
             problems.push((field, message));
+        } else if let Some((inside, message)) = crate::json::unstorable(value) {
+            // a JSON field (or a number) PostgreSQL would store but not give back
+            problems.push((format!("{field}{inside}"), message));
         }
     }
     if mode == Mode::Create {
@@ -267,5 +270,29 @@ mod tests {
             Mode::Patch,
         );
         assert_eq!(p[0].1, "must not contain NUL characters");
+    }
+
+    #[test]
+    fn json_and_numbers_must_come_back_out_of_the_database() {
+        let mut r = people();
+        r.columns.push(col("memory", "jsonb", false, false));
+        r.columns
+            .push(col("ratio", "double precision", false, false));
+        let body: Value = serde_json::from_str(
+            r#"{"memory": {"a": [1, 1.7976931348623157e308]}, "ratio": -1.7976931348623157e308}"#,
+        )
+        .unwrap();
+        let p = check(&r, body.as_object().unwrap(), Mode::Patch);
+        let mut got = fields(&p);
+        got.sort();
+        assert_eq!(got, vec!["/memory/a/1", "/ratio"]);
+        let p = check(
+            &r,
+            json!({"memory": {"a": 1e300}, "ratio": 0.5})
+                .as_object()
+                .unwrap(),
+            Mode::Patch,
+        );
+        assert!(p.is_empty(), "{p:?}");
     }
 }
