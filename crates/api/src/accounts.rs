@@ -498,7 +498,7 @@ pub(crate) async fn export(
     let file = spool_export(&state, user.id)
         .await
         .map_err(ApiError::internal)?;
-    let body = axum::body::Body::from_stream(file_stream(tokio::fs::File::from_std(file)));
+    let body = axum::body::Body::from_stream(file_stream(file));
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -512,11 +512,11 @@ pub(crate) async fn export(
 }
 
 /// Writes the export of `user_id` into an unlinked 0600 temporary file, rewound.
-async fn spool_export(state: &AppState, user_id: Uuid) -> std::io::Result<std::fs::File> {
-    use std::io::{Seek, Write};
+async fn spool_export(state: &AppState, user_id: Uuid) -> std::io::Result<tokio::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
     let path = std::env::temp_dir().join(format!("everreach-export-{}", Uuid::new_v4()));
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
@@ -530,18 +530,18 @@ async fn spool_export(state: &AppState, user_id: Uuid) -> std::io::Result<std::f
         tokio::spawn(
             async move { everreach_core::accounts::export::export(&pool, user_id, tx).await },
         );
-    let mut writer = std::io::BufWriter::new(&mut file);
+    let mut writer = tokio::io::BufWriter::new(tokio::fs::File::from_std(file));
     while let Some(chunk) = rx.recv().await {
-        writer.write_all(&chunk)?;
+        writer.write_all(&chunk).await?;
     }
-    writer.flush()?;
-    drop(writer);
+    writer.flush().await?;
     match producer.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(std::io::Error::other(e)),
         Err(e) => return Err(std::io::Error::other(e.to_string())),
     }
-    file.rewind()?;
+    let mut file = writer.into_inner();
+    file.rewind().await?;
     Ok(file)
 }
 

@@ -27,10 +27,10 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::error::ApiError;
 
+/// The class of a signed-in user's request (the public routes count per client:
+/// [`RateLimiter::check_client`], [`RateLimiter::check_public`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
-    /// Sign-up, sign-in, e-mail links: per client address.
-    Auth,
     Read,
     Write,
 }
@@ -86,7 +86,8 @@ impl<K: Hash + Eq + Clone> Bounded<K> {
     fn check(&self, key: K, born: Instant) -> Result<(), ApiError> {
         let now_ms = born.elapsed().as_millis() as u64;
         let last = self.last_sweep_ms.load(Ordering::Relaxed);
-        let full = self.limiter.len() >= self.max_keys;
+        // len() visits every shard: read it once per request, again only after a sweep
+        let mut full = self.limiter.len() >= self.max_keys;
         let due =
             (full && now_ms.saturating_sub(last) >= 1_000) || now_ms.saturating_sub(last) >= 60_000;
         // one caller sweeps; the others go on
@@ -98,12 +99,9 @@ impl<K: Hash + Eq + Clone> Bounded<K> {
         {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
+            full = self.limiter.len() >= self.max_keys;
         }
-        let key = if self.limiter.len() >= self.max_keys {
-            self.overflow.clone()
-        } else {
-            key
-        };
+        let key = if full { self.overflow.clone() } else { key };
         self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError::TooManyRequests {
@@ -158,13 +156,11 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one request of a signed-in user (`Read` or `Write`).
+    /// Takes one request of a signed-in user.
     pub fn check(&self, key: &str, class: Class) -> Result<(), ApiError> {
         match class {
             Class::Read => self.read.check(key.to_string(), self.born),
             Class::Write => self.write.check(key.to_string(), self.born),
-            // a user id is not a client address: count it as an account
-            Class::Auth => self.account.check(key.to_string(), self.born),
         }
     }
 
