@@ -152,9 +152,10 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
+impl ApiError {
+    /// Logs an internal error with its cause chain (what the answer never shows).
+    pub fn log_if_internal(&self) {
+        if let ApiError::Internal(cause) = self {
             let mut chain = cause.to_string();
             let mut source = cause.source();
             while let Some(s) = source {
@@ -164,6 +165,12 @@ impl IntoResponse for ApiError {
             }
             tracing::error!(error = %chain, "internal error");
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log_if_internal();
         let mut response = (self.status(), axum::Json(self.problem())).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -178,12 +178,25 @@ pub(crate) async fn stream_events(
     user: CurrentUser,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>> {
+    stream(&state, user, &headers, sse)
+}
+
+/// A live stream of `user`'s events, each written by `render` — the API's JSON
+/// ([`stream_events`]) or the Activity page's HTML rows (`crates/web`): the backlog
+/// after `Last-Event-ID`, then each event as it is announced, ending when the
+/// credential is revoked.
+pub fn stream(
+    state: &AppState,
+    user: CurrentUser,
+    headers: &HeaderMap,
+    render: fn(&Event) -> SseEvent,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>> + use<>>> {
     let slot = state.events.take_slot(user.id)?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Uuid::parse_str(v.trim()).ok());
-    let credential = Credential::of(user.via, &headers);
+    let credential = Credential::of(user.via, headers);
     // Subscribe before reading the backlog, so nothing falls between the two.
     let live = state.events.subscribe();
     let (tx, mut rx) = mpsc::channel::<SseEvent>(64);
@@ -193,8 +206,9 @@ pub(crate) async fn stream_events(
         user_id: user.id,
         every: state.events.recheck_every,
     };
+    let pool = state.db.app.clone();
     tokio::spawn(async move {
-        feed(state.db.app.clone(), user.id, last, live, tx, still_valid).await;
+        feed(pool, user.id, last, live, tx, still_valid, render).await;
         drop(slot);
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)));
@@ -259,6 +273,7 @@ async fn feed(
     mut live: broadcast::Receiver<Announced>,
     out: mpsc::Sender<SseEvent>,
     still_valid: Recheck,
+    render: fn(&Event) -> SseEvent,
 ) {
     let mut recheck = tokio::time::interval(still_valid.every);
     recheck.tick().await; // the first tick is now: the caller was just checked
@@ -270,7 +285,7 @@ async fn feed(
         for event in backlog {
             last_sent = Some(event.id);
             sent.insert(event.id);
-            if out.send(sse(&event)).await.is_err() {
+            if out.send(render(&event)).await.is_err() {
                 return;
             }
         }
@@ -304,7 +319,7 @@ async fn feed(
         for event in events {
             last_sent = Some(event.id);
             sent.insert(event.id);
-            if out.send(sse(&event)).await.is_err() {
+            if out.send(render(&event)).await.is_err() {
                 return;
             }
         }

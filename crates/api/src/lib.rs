@@ -27,7 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use everreach_core::accounts::Accounts;
 use everreach_core::accounts::company::Companies;
 use everreach_core::db::Database;
@@ -157,7 +157,20 @@ fn routes(
         .merge(ops::routes())
 }
 
+/// The API alone: everything else answers a problem+json 404.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new(), || async { ApiError::NotFound })
+}
+
+/// The API beside `pages` (the web UI's routes, `crates/web`): a path no route
+/// takes answers problem+json under `/api/` and `page_not_found` elsewhere; a method
+/// a route does not offer, a problem+json 405 under `/api/` and the page's 405 page
+/// elsewhere. Every layer (request id, metrics, body limit) covers both.
+pub fn router_with<H, T>(state: AppState, pages: Router<AppState>, page_not_found: H) -> Router
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
     let (signed_in_state, public_state, tracking_state) =
         (state.clone(), state.clone(), state.clone());
     let (routes, mut document) = routes(
@@ -179,18 +192,31 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route_layer(from_fn_with_state(state.clone(), auth::require_user));
     let routes = routes.merge(resource_routes);
+    let not_found_state = state.clone();
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
-        .fallback(|| async { ApiError::NotFound })
+        .merge(pages)
+        .fallback(move |req: Request| async move {
+            if is_api_path(req.uri().path()) {
+                ApiError::NotFound.into_response()
+            } else {
+                axum::handler::Handler::call(page_not_found, req, not_found_state).await
+            }
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(from_fn_with_state(state.clone(), observe::observe))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .with_state(state)
 }
 
+/// Whether `path` belongs to the API (problem+json answers) rather than the pages.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
 /// The client of a request: its peer, or through a trusted proxy the address it
 /// forwarded for.
-fn client_of(state: &AppState, req: &Request) -> std::net::IpAddr {
+pub fn client_of(state: &AppState, req: &Request) -> std::net::IpAddr {
     let peer = rate_limit::peer_or_unspecified(
         req.extensions()
             .get::<ConnectInfo<SocketAddr>>()

@@ -103,6 +103,16 @@ impl Metrics {
     }
 }
 
+tokio::task_local! {
+    /// The id of the request being handled, for error pages that show it.
+    static REQUEST_ID_NOW: String;
+}
+
+/// The id of the request this task is handling (inside [`observe`]), if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID_NOW.try_with(Clone::clone).ok()
+}
+
 /// A caller's request id if it is short visible ASCII, else a fresh UUID.
 fn request_id(req: &Request) -> String {
     req.headers()
@@ -121,7 +131,9 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = REQUEST_ID_NOW
+        .scope(id.clone(), next.run(req).instrument(span.clone()))
+        .await;
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.metrics.observe(&method, &route, status, seconds);

@@ -246,7 +246,7 @@ async fn serve(
         .with_mailer(mailer)
         .with_metrics_token(config.metrics_token.clone());
     let app =
-        everreach_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        everreach_web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set --addr or EVERREACH_ADDR to a free HOST:PORT)")
     })?;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use everreach_core::db::tenant::TenantTx;
-use everreach_core::people::search::{self, Order, PersonRow};
+use everreach_core::people::search::{self, Filter, Order, PersonRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -27,6 +27,10 @@ pub struct SearchQuery {
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only people with an identity on this channel (email, instagram, linkedin …).
+    channel: Option<String>,
+    /// Only people in this activity state: active, warming, cool or dormant.
+    state: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,6 +69,32 @@ pub(crate) async fn search(
         Some(s) => Order::parse(s)
             .ok_or_else(|| ApiError::invalid("/sort", "must be warmth, last_active or name"))?,
     };
+    let channel = q
+        .channel
+        .as_deref()
+        .map(|c| {
+            everreach_core::people::Channel::parse(c)
+                .map(|c| c.as_str().to_string())
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "/channel",
+                        "is not a channel (email, instagram, linkedin, twitter …)",
+                    )
+                })
+        })
+        .transpose()?;
+    if let Some(s) = &q.state
+        && !["active", "warming", "cool", "dormant"].contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(
+            "/state",
+            "must be active, warming, cool or dormant",
+        ));
+    }
+    let filter = Filter {
+        channel,
+        activity_state: q.state.clone(),
+    };
     let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
     let items = match query {
         Some(text) if text.chars().count() < 2 => {
@@ -73,8 +103,8 @@ pub(crate) async fn search(
                 "give at least 2 characters of a name, handle or e-mail",
             ));
         }
-        Some(text) => search::search(&mut tx, text, after, limit).await?,
-        None => search::directory(&mut tx, order, after, limit).await?,
+        Some(text) => search::search(&mut tx, text, &filter, after, limit).await?,
+        None => search::directory(&mut tx, order, &filter, after, limit).await?,
     };
     tx.commit().await?;
     let next_cursor = (items.len() as i64 == limit)

@@ -141,7 +141,7 @@ async fn measure(db: &Database, people: u64, user: Uuid) -> anyhow::Result<serde
         let t = Instant::now();
         let mut tx = TenantTx::begin_snapshot(&db.app, user).await?;
         let part = format!("{:06}", (i as u64 * 7_919) % people);
-        let found = search::search(&mut tx, &part, None, 50).await?;
+        let found = search::search(&mut tx, &part, &search::Filter::default(), None, 50).await?;
         tx.commit().await?;
         searches.push(t.elapsed().as_micros() as u32);
         if found.is_empty() {

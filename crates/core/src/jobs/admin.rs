@@ -74,6 +74,22 @@ pub async fn list(
     .await
 }
 
+/// Live and finished jobs per queue and state, under `company_id` (None: every
+/// job), queues A to Z.
+pub async fn counts(
+    conn: &mut PgConnection,
+    company_id: Option<Uuid>,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name::text, state::text, count(*) FROM jobs
+          WHERE $1::uuid IS NULL OR user_id IN (SELECT u.id FROM users u WHERE u.company_id = $1)
+          GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(company_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// One job, if it is visible under `company_id` (None: any job).
 pub async fn find(
     conn: &mut PgConnection,

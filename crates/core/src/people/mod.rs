@@ -22,6 +22,7 @@ pub mod match_keys;
 pub mod merge;
 pub mod model;
 pub mod outbound;
+pub mod profile;
 pub mod references;
 pub mod rights;
 pub mod rules;

@@ -1,0 +1,44 @@
+//! The web UI: pages rendered on the server from askama templates compiled into the
+//! binary, enhanced with htmx (vendored), served by the same binary as the API —
+//! pages at `/`, the API under `/api/v1`. Handlers call the core services directly
+//! (not the HTTP API) under the API's session cookie, tenancy and error type.
+//!
+//! A page is a handler in the module of its area (`accounts`, `people` …), a
+//! template in `crates/web/templates/` extending `base.html`, and its forms go
+//! through [`form::UserForm`] / [`form::VisitorForm`] (CSRF and origin checked).
+//! docs/ARCHITECTURE.md ("Adding pages") gives the recipe.
+
+pub mod accounts;
+pub mod activity;
+pub mod assets;
+pub mod csrf;
+pub mod error;
+pub mod fmt;
+pub mod form;
+pub mod jobs;
+pub mod people;
+pub mod person;
+pub mod session;
+pub mod settings;
+pub mod shell;
+
+use axum::Router;
+use axum::routing::get;
+use everreach_api::AppState;
+
+/// The pages' routes (without state): what [`app`] merges beside the API.
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .merge(accounts::routes())
+        .merge(people::routes())
+        .merge(person::routes())
+        .merge(settings::routes())
+        .merge(activity::routes())
+        .merge(jobs::routes())
+        .route("/assets/{name}", get(assets::serve))
+}
+
+/// The whole HTTP surface: the API and the pages, with one set of layers.
+pub fn app(state: AppState) -> Router {
+    everreach_api::router_with(state, pages(), error::not_found)
+}

@@ -1,0 +1,41 @@
+-- Owns: accent-insensitive people search (`júlia` finds Julia, `zoe` finds Zoë) —
+-- the `unaccent` extension, everreach_fold() and the trigram indexes over it that
+-- replace …110000's lower() ones — and everreach_has_users(), the one question the
+-- web UI's first-run page asks before anyone has signed up.
+
+CREATE EXTENSION IF NOT EXISTS unaccent;
+
+-- What search compares: the text lower-cased with its accents (and ligatures: æ, ß,
+-- ﬁ) spelled out. The SQL-standard body binds unaccent() and its dictionary when the
+-- function is created, wherever the extension lives, so no caller's search_path
+-- changes it; the pinned search_path is there as on every other function. IMMUTABLE
+-- so that indexes may use it: the unaccent rules change only when an administrator
+-- edits them, and then these indexes must be rebuilt (REINDEX).
+CREATE FUNCTION everreach_fold(text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    SET search_path = pg_catalog, public
+    RETURN lower(unaccent('unaccent'::regdictionary, $1));
+
+-- Search reads folded values (core::people::search). person_match_keys keeps its
+-- stored values: merge suggestions match e-mails and handles exactly, and
+-- `josé@…` and `jose@…` are two addresses. Only the search index folds them.
+CREATE INDEX idx_people_full_name_fold_trgm ON people USING gin (everreach_fold(full_name) gin_trgm_ops);
+CREATE INDEX idx_people_primary_email_fold_trgm ON people USING gin (everreach_fold(primary_email) gin_trgm_ops);
+CREATE INDEX idx_person_match_keys_search_fold_trgm ON person_match_keys
+    USING gin (everreach_fold(value) gin_trgm_ops) WHERE kind IN ('handle', 'email');
+-- The lower() indexes served search alone (the seeds name none of them); similar-name
+-- suggestions keep idx_person_match_keys_name_trgm.
+DROP INDEX idx_people_full_name_trgm;
+DROP INDEX idx_people_primary_email_trgm;
+DROP INDEX idx_person_match_keys_search_trgm;
+
+-- Whether anyone has signed up yet (the first-run page), across tenants: a yes or
+-- no, nothing about who.
+CREATE FUNCTION everreach_has_users() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $$ SELECT EXISTS (SELECT 1 FROM public.users) $$;
+
+ALTER FUNCTION everreach_has_users() OWNER TO everreach_definer;
+REVOKE ALL ON FUNCTION everreach_has_users() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION everreach_has_users() TO everreach_app;
