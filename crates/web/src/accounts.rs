@@ -539,11 +539,7 @@ async fn reset(State(state): State<AppState>, posted: VisitorForm) -> PageResult
             .await?
         {
             let mail = mails::password_reset(&state.public_url, &to, &token);
-            state
-                .mailer
-                .send(mail)
-                .await
-                .map_err(ApiError::internal)?;
+            state.mailer.send(mail).await.map_err(ApiError::internal)?;
         }
         return Ok(message(
             "Check your e-mail",

@@ -1,0 +1,671 @@
+//! The pages as a browser without JavaScript uses them, on real PostgreSQL: each test
+//! gets its own database and drives the whole app (pages and API) in-process with a
+//! cookie jar, reading the CSRF token out of each form like a browser sends it back.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is a failed assertion with its line"
+)]
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use everreach_api::AppState;
+use everreach_api::rate_limit::Limits;
+use everreach_core::db::Database;
+use everreach_testkit::TestDb;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct App {
+    _db: TestDb,
+    router: Router,
+}
+
+async fn app() -> App {
+    let db = TestDb::new().await;
+    let database = Database {
+        admin: db.admin.clone(),
+        app: db.app.clone(),
+        target: db.target.clone(),
+    };
+    let keyring = std::sync::Arc::new(everreach_core::secrets::Keyring::from_raw(
+        vec![[7u8; 32]],
+        None,
+    ));
+    let limits = Limits {
+        auth_per_minute: 10_000,
+        account_per_minute: 10_000,
+        public_per_minute: 10_000,
+        read_per_minute: 100_000,
+        write_per_minute: 100_000,
+    };
+    let state = AppState::new(database, keyring, limits).await.unwrap();
+    App {
+        router: everreach_web::app(state),
+        _db: db,
+    }
+}
+
+#[derive(Debug)]
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The value of the first hidden `_csrf` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"_csrf\" value=\"")
+            .expect("a form with _csrf");
+        let rest = &self.body[at + "name=\"_csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+/// A browser: a cookie jar and the app.
+struct Browser<'a> {
+    app: &'a App,
+    cookies: HashMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a App) -> Browser<'a> {
+        Browser {
+            app,
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:8080");
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            b = b.header(header::COOKIE, jar.join("; "));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = match form {
+            Some(fields) => {
+                let body: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(fields)
+                    .finish();
+                b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body))
+            }
+            None => b.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        for c in headers.get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+        let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
+            .unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.send(Method::POST, path, Some(form), &[]).await
+    }
+
+    /// Opens `page`, fills its form's CSRF token and posts `fields` to `action`.
+    async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(page).await.csrf();
+        let mut all = vec![("_csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+
+    async fn sign_up(&mut self, email: &str) {
+        let done = self
+            .submit(
+                "/sign-up",
+                "/sign-up",
+                &[
+                    ("name", "Tester"),
+                    ("email", email),
+                    ("password", "a long enough password"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert!(self.cookies.contains_key("everreach_session"));
+    }
+
+    /// Logs an event about `handle` (named `name`) through the API with this
+    /// browser's session; returns the person's id.
+    async fn person(&mut self, channel: &str, handle: &str, name: &str) -> String {
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let body = serde_json::json!({
+            "identity": {"channel": channel, "handle": handle, "name": name},
+            "event_type": "commented",
+            "content_excerpt": "Hello there"
+        });
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/person-events")
+            .header(header::COOKIE, jar.join("; "))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = self.app.router.clone().oneshot(req).await.unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        let v: serde_json::Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        v["person_id"]
+            .as_str()
+            .or(v["event"]["person_id"].as_str())
+            .unwrap()
+            .to_string()
+    }
+}
+
+#[tokio::test]
+async fn first_run_creates_the_first_account_and_then_leads_to_sign_in() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let home = b.get("/").await;
+    assert_eq!(
+        (home.status, home.location()),
+        (StatusCode::SEE_OTHER, "/first-run")
+    );
+    let form = b.get("/first-run").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("Welcome to EverReach"));
+    assert!(
+        b.cookies.contains_key("everreach_csrf"),
+        "a visitor's form secret is set"
+    );
+
+    // bad input: the form comes back with the summary, each message beside its field,
+    // and what was typed kept (never the password)
+    let csrf = form.csrf();
+    let bad = b
+        .post(
+            "/first-run",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Ada <Admin>"),
+                ("email", "ada-at-example"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("<title>Error: Welcome"),
+        "the title says there is an error"
+    );
+    assert!(bad.body.contains("There is a problem"));
+    assert!(
+        bad.body.contains("href=\"#f-email\""),
+        "the summary links to the field"
+    );
+    assert!(
+        bad.body.contains("id=\"email-error\""),
+        "the message sits beside the field"
+    );
+    assert!(
+        bad.body.contains("value=\"ada-at-example\""),
+        "the input is kept"
+    );
+    assert!(
+        bad.body.contains("value=\"Ada &#60;Admin&#62;\"")
+            || bad.body.contains("value=\"Ada &lt;Admin&gt;\""),
+        "kept and escaped: {}",
+        bad.body
+    );
+    assert!(
+        !bad.body.contains("value=\"short\""),
+        "a password is never sent back"
+    );
+
+    let done = b
+        .post(
+            "/first-run",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Ada"),
+                ("email", "ada@example.com"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (done.status, done.location()),
+        (StatusCode::SEE_OTHER, "/people?welcome=1")
+    );
+    let people = b.get("/people?welcome=1").await;
+    assert_eq!(people.status, StatusCode::OK);
+    assert!(
+        people.body.contains("No people yet"),
+        "the empty state says what to do"
+    );
+    assert!(
+        people
+            .body
+            .contains("everreach import events contacts.jsonl --email ada@example.com")
+    );
+
+    // once someone exists, first run is over
+    let mut other = Browser::new(&app);
+    assert_eq!(other.get("/").await.location(), "/sign-in");
+    assert_eq!(other.get("/first-run").await.location(), "/sign-in");
+    let wrong = other
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong
+            .body
+            .contains("The e-mail address or password is wrong")
+    );
+    assert!(wrong.body.contains("value=\"ada@example.com\""));
+    let right = other
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "a long enough password"),
+                ("next", "/settings"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (right.status, right.location()),
+        (StatusCode::SEE_OTHER, "/settings")
+    );
+    // sign-out ends the session
+    let out = other.submit("/settings", "/sign-out", &[]).await;
+    assert_eq!(out.location(), "/sign-in?done=signed-out");
+    assert!(
+        other
+            .get("/people")
+            .await
+            .location()
+            .starts_with("/sign-in")
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_its_token_or_from_another_site_is_refused() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ana@example.com").await;
+    let csrf = b.get("/settings").await.csrf();
+    let fields = [("full_name", "Changed"), ("timezone", "UTC")];
+    let without = b.post("/settings/profile", &fields).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    assert!(without.body.contains("This form has expired"));
+    let wrong = b
+        .post(
+            "/settings/profile",
+            &[
+                ("_csrf", "forged"),
+                ("full_name", "Changed"),
+                ("timezone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let cross = b
+        .send(
+            Method::POST,
+            "/settings/profile",
+            Some(&[
+                ("_csrf", &csrf),
+                ("full_name", "Changed"),
+                ("timezone", "UTC"),
+            ]),
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    assert!(
+        !b.get("/settings").await.body.contains("value=\"Changed\""),
+        "nothing was saved"
+    );
+    let ok = b
+        .post(
+            "/settings/profile",
+            &[
+                ("_csrf", &csrf),
+                ("full_name", "Changed"),
+                ("timezone", "Europe/Lisbon"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.location(), "/settings?done=profile");
+    let page = b.get("/settings").await.body;
+    assert!(page.contains("value=\"Changed\""));
+    assert!(page.contains("<option value=\"Europe/Lisbon\" selected>"));
+
+    // a visitor's form needs the visitor's own token
+    let mut visitor = Browser::new(&app);
+    let refused = visitor
+        .post(
+            "/sign-in",
+            &[
+                ("email", "ana@example.com"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn one_users_pages_never_show_anothers_people() {
+    let app = app().await;
+    let mut a = Browser::new(&app);
+    a.sign_up("a@example.com").await;
+    let secret = a
+        .person("instagram", "secret.person", "Secret Person")
+        .await;
+    assert!(a.get("/people").await.body.contains("Secret Person"));
+    assert!(
+        a.get(&format!("/people/{secret}"))
+            .await
+            .body
+            .contains("Secret Person")
+    );
+
+    let mut b = Browser::new(&app);
+    b.sign_up("b@example.com").await;
+    let mine = b.person("instagram", "my.person", "My Person").await;
+    let list = b.get("/people").await.body;
+    assert!(list.contains("My Person") && !list.contains("Secret Person"));
+    assert!(
+        !b.get("/people?q=secret")
+            .await
+            .body
+            .contains("Secret Person")
+    );
+    for path in [
+        format!("/people/{secret}"),
+        format!("/people/{secret}/export"),
+        format!("/people/{secret}/erase"),
+        format!("/people/{secret}/timeline"),
+    ] {
+        let p = b.get(&path).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!p.body.contains("Secret Person"), "{path}");
+    }
+    let merge = b
+        .submit(
+            &format!("/people/{mine}"),
+            &format!("/people/{mine}/merge"),
+            &[("other", &secret)],
+        )
+        .await;
+    assert_eq!(merge.status, StatusCode::NOT_FOUND, "{}", merge.body);
+    let erase = b
+        .submit(
+            &format!("/people/{mine}"),
+            &format!("/people/{secret}/erase"),
+            &[],
+        )
+        .await;
+    assert_eq!(erase.status, StatusCode::NOT_FOUND);
+    assert!(
+        a.get(&format!("/people/{secret}"))
+            .await
+            .body
+            .contains("Secret Person"),
+        "still there"
+    );
+}
+
+#[tokio::test]
+async fn merge_from_the_person_page_and_undo_it_from_the_banner() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("m@example.com").await;
+    let julia = b.person("instagram", "julia.souza", "Júlia Souza").await;
+    let other = b.person("twitter", "juliasouza", "Julia Souza").await;
+    // search ignores accents both ways
+    assert!(b.get("/people?q=julia").await.body.contains("Júlia Souza"));
+    assert!(
+        b.get("/people?q=J%C3%BAlia")
+            .await
+            .body
+            .contains(&format!("/people/{other}"))
+    );
+
+    let merged = b
+        .submit(
+            &format!("/people/{julia}"),
+            &format!("/people/{julia}/merge"),
+            &[("other", &other)],
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    let page = b.get(merged.location()).await;
+    assert!(page.body.contains("id=\"undo-banner\""), "{}", page.body);
+    assert!(
+        page.body.contains("twitter"),
+        "the merged identity is the survivor's now"
+    );
+    assert_eq!(
+        b.get(&format!("/people/{other}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let at = page.body.find("action=\"/merges/").unwrap() + "action=\"".len();
+    let undo_path = page.body[at..].split('"').next().unwrap().to_string();
+    let undone = b.submit(merged.location(), &undo_path, &[]).await;
+    assert_eq!(undone.location(), format!("/people/{julia}?done=undone"));
+    let back = b.get(undone.location()).await;
+    assert!(back.body.contains("The merge is undone") && !back.body.contains("id=\"undo-banner\""));
+    assert_eq!(
+        b.get(&format!("/people/{other}")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_person_edit_with_a_bad_value_comes_back_beside_its_field() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("e@example.com").await;
+    let p = b.person("email", "x@example.org", "Xavier").await;
+    let path = format!("/people/{p}");
+    let bad = b
+        .submit(
+            &path,
+            &format!("{path}/fields"),
+            &[
+                ("full_name", "Xavier Q"),
+                ("primary_email", "x\u{0}y@example.org"),
+                ("company", "Acme"),
+                ("role", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("There is a problem"));
+    assert!(
+        bad.body.contains("id=\"primary_email-error\""),
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body.contains("value=\"Xavier Q\"") && bad.body.contains("value=\"Acme\""),
+        "input kept"
+    );
+    let ok = b
+        .submit(
+            &path,
+            &format!("{path}/fields"),
+            &[
+                ("full_name", "Xavier Quinn"),
+                ("primary_email", ""),
+                ("company", "Acme"),
+                ("role", "CTO"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.location(), format!("{path}?done=saved"));
+    let page = b.get(&path).await.body;
+    assert!(page.contains("Xavier Quinn") && page.contains("CTO at Acme"));
+    // an identity with an empty handle: the message beside the field, the form open
+    let id = b
+        .submit(
+            &path,
+            &format!("{path}/identities"),
+            &[("channel", "linkedin"), ("handle", "")],
+        )
+        .await;
+    assert_eq!(id.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        id.body.contains("id=\"handle-error\"")
+            && id.body.contains("<details class=\"disclosure\" open>")
+    );
+    let added = b
+        .submit(
+            &path,
+            &format!("{path}/identities"),
+            &[
+                ("channel", "linkedin"),
+                ("handle", "https://www.linkedin.com/in/xq"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    assert!(b.get(&path).await.body.contains("linkedin"));
+}
+
+#[tokio::test]
+async fn a_token_made_in_settings_is_shown_once_and_works_on_the_api() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("t@example.com").await;
+    let empty = b
+        .submit("/settings/tokens", "/settings/tokens", &[("name", "")])
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.body.contains("Enter a name for the token"));
+    let made = b
+        .submit(
+            "/settings/tokens",
+            "/settings/tokens",
+            &[("name", "laptop")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK);
+    let at = made.body.find("id=\"new-token\"").unwrap();
+    let v = made.body[at..].find("value=\"").unwrap() + at + "value=\"".len();
+    let token = made.body[v..].split('"').next().unwrap().to_string();
+    assert!(token.starts_with("er_"), "{token}");
+    assert!(
+        !b.get("/settings/tokens").await.body.contains(&token),
+        "shown only once"
+    );
+    let req = Request::builder()
+        .uri("/api/v1/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: serde_json::Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(me["user"]["email"], "t@example.com");
+}
+
+#[tokio::test]
+async fn errors_are_pages_under_slash_and_problems_under_the_api() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/no-such-page").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(
+        page.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.body.contains("Page not found") && page.body.contains("Request id:"));
+    let api = b.get("/api/v1/no-such-thing").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    // a page that needs a session sends the visitor to sign in and back
+    let people = b.get("/people?q=ana").await;
+    assert_eq!(people.location(), "/sign-in?next=%2Fpeople%3Fq%3Dana");
+    // pages carry a strict CSP; assets are hashed and cached for a year
+    let sign_in = b.get("/sign-in").await;
+    assert!(
+        sign_in.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let at = sign_in.body.find("href=\"/assets/app.").unwrap() + "href=\"".len();
+    let css = sign_in.body[at..].split('"').next().unwrap().to_string();
+    let asset = b.get(&css).await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert_eq!(
+        asset.headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        b.get("/assets/app.0000000000.css").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
