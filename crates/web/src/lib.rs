@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod assets;
+pub mod company;
 pub mod csrf;
 pub mod error;
 pub mod fmt;
@@ -33,6 +34,7 @@ pub fn pages() -> Router<AppState> {
         .merge(people::routes())
         .merge(person::routes())
         .merge(settings::routes())
+        .merge(company::routes())
         .merge(activity::routes())
         .merge(jobs::routes())
         .route("/assets/{name}", get(assets::serve))

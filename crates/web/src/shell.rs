@@ -63,6 +63,11 @@ impl Shell {
         self.user.as_ref().is_some_and(|u| u.writer)
     }
 
+    /// The user is a company admin.
+    pub fn admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.admin)
+    }
+
     /// `aria-current` for the navigation link of `section` (`people`, `activity` …).
     pub fn current(&self, section: &str) -> &'static str {
         let here = match self.nav {

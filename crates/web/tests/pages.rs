@@ -19,7 +19,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 struct App {
-    _db: TestDb,
+    db: TestDb,
     router: Router,
 }
 
@@ -44,7 +44,7 @@ async fn app() -> App {
     let state = AppState::new(database, keyring, limits).await.unwrap();
     App {
         router: everreach_web::app(state),
-        _db: db,
+        db,
     }
 }
 
@@ -668,4 +668,113 @@ async fn errors_are_pages_under_slash_and_problems_under_the_api() {
         b.get("/assets/app.0000000000.css").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The token of the newest mailed link to `page` for `to`.
+async fn link_token(app: &App, to: &str, page: &str) -> String {
+    let keyring = everreach_core::secrets::Keyring::from_raw(vec![[7u8; 32]], None);
+    let mails =
+        everreach_core::platform::mailer::read_outbox(&app.db.admin, &keyring, Some(to), 100)
+            .await
+            .unwrap();
+    let needle = format!("/{page}?token=");
+    let body = &mails
+        .iter()
+        .find(|m| m.body.contains(&needle))
+        .expect("a mail with the link")
+        .body;
+    let start = body.find(&needle).unwrap() + needle.len();
+    body[start..]
+        .split(char::is_whitespace)
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_admin_invites_a_viewer_who_joins_through_the_mailed_link_and_can_only_read() {
+    let app = app().await;
+    let mut admin = Browser::new(&app);
+    admin.sign_up("boss@example.com").await;
+    let person = admin.person("email", "client@example.org", "Client").await;
+    let bad = admin
+        .submit(
+            "/settings/company",
+            "/settings/company/invitations",
+            &[("email", "nope"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"email-error\"") && bad.body.contains("value=\"nope\""));
+    let sent = admin
+        .submit(
+            "/settings/company",
+            "/settings/company/invitations",
+            &[("email", "vic@example.com"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(sent.location(), "/settings/company?done=invited");
+    assert!(
+        admin
+            .get("/settings/company")
+            .await
+            .body
+            .contains("vic@example.com")
+    );
+
+    let token = link_token(&app, "vic@example.com", "accept-invitation").await;
+    let mut vic = Browser::new(&app);
+    let page = vic.get(&format!("/accept-invitation?token={token}")).await;
+    assert!(page.body.contains("Join your team"));
+    let csrf = page.csrf();
+    let short = vic
+        .post(
+            "/accept-invitation",
+            &[("_csrf", &csrf), ("token", &token), ("password", "short")],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let joined = vic
+        .post(
+            "/accept-invitation",
+            &[
+                ("_csrf", &csrf),
+                ("token", &token),
+                ("password", "viewer password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
+    // a viewer reads the company's people but changes nothing, and has no admin pages
+    let seen = vic.get(&format!("/people/{person}")).await;
+    assert_eq!(
+        seen.status,
+        StatusCode::NOT_FOUND,
+        "people are per user: the admin's person is theirs alone"
+    );
+    let mine = vic.get("/people").await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(!mine.body.contains("Client"));
+    assert_eq!(
+        vic.get("/settings/company").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(vic.get("/jobs").await.status, StatusCode::FORBIDDEN);
+    let used = vic.get(&format!("/accept-invitation?token={token}")).await;
+    let again = vic
+        .post(
+            "/accept-invitation",
+            &[
+                ("_csrf", &used.csrf()),
+                ("token", &token),
+                ("password", "viewer password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a link works once"
+    );
+    assert!(again.body.contains("This link does not work"));
 }
