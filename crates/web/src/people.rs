@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use everreach_api::AppState;
 use everreach_api::error::ApiError;
 use everreach_core::db::tenant::TenantTx;
@@ -30,6 +30,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/people", get(list))
         .route("/people/merge", get(merge_preview).post(merge_chosen))
+        .route("/people/views", post(save_view))
+        .route("/people/views/{id}/delete", post(delete_view))
 }
 
 /// Rows per page.
@@ -62,6 +64,12 @@ struct PeoplePage {
     filtered: bool,
     /// The user's e-mail, for the import command of the empty state.
     email: String,
+    views: Vec<(Uuid, String, String)>,
+    problems: crate::form::Problems,
+    /// The list's query without its cursor (what "Save this view" keeps).
+    view_query: String,
+    view_problem: Option<String>,
+    view_name: String,
 }
 
 /// The list's query: what it was asked for, checked.
@@ -98,12 +106,44 @@ fn read_query(q: &Form) -> ListQuery {
     }
 }
 
+/// The list's query as a string, without a cursor, in a fixed order.
+fn view_query(lq: &ListQuery) -> String {
+    let mut params = Vec::new();
+    if !lq.q.is_empty() {
+        params.push(("q", lq.q.clone()));
+    }
+    if let Some(c) = &lq.channel {
+        params.push(("channel", c.clone()));
+    }
+    if let Some(s) = &lq.state {
+        params.push(("state", s.clone()));
+    }
+    if lq.sort != "warmth" {
+        params.push(("sort", lq.sort.clone()));
+    }
+    params
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", encode(&v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 async fn list(
     State(state): State<AppState>,
     me: Signed,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
-    let form = query(raw);
+    list_page(&state, &me, query(raw), None).await
+}
+
+/// The list for `form` (its query); `view_problem`: the name typed into "save this
+/// view" and what is wrong with it.
+async fn list_page(
+    state: &AppState,
+    me: &Signed,
+    form: Form,
+    view_problem: Option<(String, String)>,
+) -> PageResult<Response> {
     let lq = read_query(&form);
     let tz = fmt::zone(me.user.timezone.as_deref());
     let filter = Filter {
@@ -120,6 +160,7 @@ async fn list(
     };
     let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
     let touches = profile::touches(&mut tx, &ids).await?;
+    let views = everreach_core::people::views::list(&mut tx, "people").await?;
     tx.commit().await?;
     let next = (found.len() as i64 == PAGE)
         .then(|| found.last())
@@ -177,18 +218,35 @@ async fn list(
         })
         .collect();
     let mut shell = me.shell("People", Nav::People);
+
     shell.notice = match form.get("done") {
         "erased" => Some("The person and everything about them is erased.".into()),
+        "view-saved" => Some("View saved: it is one click away above the list.".into()),
+        "view-deleted" => Some("View deleted.".into()),
         _ if form.get("welcome") == "1" => {
             Some("Welcome to EverReach. Your people appear here as their events arrive.".into())
         }
         _ => None,
     };
+    let has_errors = view_problem.is_some();
+    shell.has_errors = has_errors;
+    let (view_name, view_problem) =
+        view_problem.map_or((String::new(), None), |(n, p)| (n, Some(p)));
     let page = PeoplePage {
         shell,
         hint: (!text.is_empty() && !searching).then_some("Type at least 2 characters to search."),
         filtered: searching || lq.channel.is_some() || lq.state.is_some(),
         email: me.user.email.clone(),
+        views: views.into_iter().map(|v| (v.id, v.name, v.query)).collect(),
+        view_query: view_query(&lq),
+        problems: crate::form::Problems(
+            view_problem
+                .iter()
+                .map(|p| ("name".to_string(), p.clone()))
+                .collect(),
+        ),
+        view_problem,
+        view_name,
         q: lq.q,
         channel: lq.channel.unwrap_or_default(),
         state: lq.state.unwrap_or_default(),
@@ -205,7 +263,100 @@ async fn list(
             })
             .collect(),
     };
-    Ok(shell::render(&page))
+    let status = if has_errors {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(shell::render_status(status, &page))
+}
+
+/// `POST /people/views`: saves the list's current query under a name.
+async fn save_view(
+    State(state): State<AppState>,
+    UserForm { me, form }: UserForm,
+) -> PageResult<Response> {
+    me.require_writer()?;
+    let name = form.get("name").to_string();
+    let listed = query(Some(form.get("query").to_string()));
+    let again = |problem: &str| (name.clone(), problem.to_string());
+    if name.is_empty() {
+        return list_page(
+            &state,
+            &me,
+            listed,
+            Some(again("Enter a name for the view")),
+        )
+        .await;
+    }
+    if name.chars().count() > 100 {
+        return list_page(
+            &state,
+            &me,
+            listed,
+            Some(again("The name must be at most 100 characters")),
+        )
+        .await;
+    }
+    let views = state
+        .resources
+        .catalog()
+        .get("saved-views")
+        .ok_or(PageError::Api(ApiError::NotFound))?
+        .clone();
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), serde_json::json!(name));
+    body.insert(
+        "query".into(),
+        serde_json::json!(view_query(&read_query(&listed))),
+    );
+    match state.resources.create(me.user_id(), &views, body).await {
+        Ok(_) => Ok(Redirect::to("/people?done=view-saved").into_response()),
+        Err(e) => match ApiError::from(e) {
+            ApiError::Conflict { .. } => {
+                list_page(
+                    &state,
+                    &me,
+                    listed,
+                    Some(again("You have a view with this name: choose another")),
+                )
+                .await
+            }
+            ApiError::Invalid(errors) => {
+                let message = errors
+                    .first()
+                    .map_or("is not valid".to_string(), |f| f.message.clone());
+                list_page(
+                    &state,
+                    &me,
+                    listed,
+                    Some(again(&format!("The name {message}"))),
+                )
+                .await
+            }
+            other => Err(PageError::Api(other)),
+        },
+    }
+}
+
+async fn delete_view(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    UserForm { me, .. }: UserForm,
+) -> PageResult<Response> {
+    me.require_writer()?;
+    let id: Uuid = id.parse().map_err(|_| PageError::Api(ApiError::NotFound))?;
+    let views = state
+        .resources
+        .catalog()
+        .get("saved-views")
+        .ok_or(PageError::Api(ApiError::NotFound))?
+        .clone();
+    state
+        .resources
+        .delete(me.user_id(), &views, &id.to_string())
+        .await?;
+    Ok(Redirect::to("/people?done=view-deleted").into_response())
 }
 
 #[derive(Template)]

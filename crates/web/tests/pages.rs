@@ -778,3 +778,59 @@ async fn an_admin_invites_a_viewer_who_joins_through_the_mailed_link_and_can_onl
     );
     assert!(again.body.contains("This link does not work"));
 }
+
+#[tokio::test]
+async fn a_filtered_list_is_kept_in_the_url_and_saved_as_a_view() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("v@example.com").await;
+    b.person("instagram", "insta.one", "Insta One").await;
+    b.person("email", "mail@example.org", "Mail Two").await;
+    let filtered = b.get("/people?channel=instagram&sort=name").await.body;
+    assert!(filtered.contains("Insta One") && !filtered.contains("Mail Two"));
+    assert!(
+        filtered.contains("<option value=\"instagram\" selected>"),
+        "the filter shows as chosen"
+    );
+    let unnamed = b
+        .submit(
+            "/people?channel=instagram&sort=name",
+            "/people/views",
+            &[("query", "channel=instagram&sort=name"), ("name", "")],
+        )
+        .await;
+    assert_eq!(unnamed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unnamed.body.contains("id=\"name-error\"") && unnamed.body.contains("href=\"#f-name\"")
+    );
+    assert!(
+        unnamed.body.contains("Insta One") && !unnamed.body.contains("Mail Two"),
+        "the filtered list stays"
+    );
+    let saved = b
+        .submit(
+            "/people",
+            "/people/views",
+            &[
+                ("query", "channel=instagram&sort=name"),
+                ("name", "Instagram folks"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), "/people?done=view-saved");
+    let list = b.get("/people").await.body;
+    assert!(
+        list.contains("href=\"/people?channel=instagram&amp;sort=name\"")
+            || list.contains("href=\"/people?channel=instagram&#38;sort=name\""),
+        "{list}"
+    );
+    let twice = b
+        .submit(
+            "/people",
+            "/people/views",
+            &[("query", ""), ("name", "Instagram folks")],
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(twice.body.contains("You have a view with this name"));
+}

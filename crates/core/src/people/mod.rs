@@ -31,5 +31,6 @@ pub mod store;
 pub mod suggest;
 pub mod timeline;
 pub mod tracking;
+pub mod views;
 
 pub use handle::{Channel, HandleError, normalize_handle};

@@ -19,6 +19,8 @@ pub const RESOURCES: &[(&str, &str, &str)] = &[
     ("segment-members", "public", "segment_members"),
     ("segment-insights", "public", "segment_insights"),
     ("outbound-messages", "public", "outbound_messages"),
+    // saved views of list pages (issue 12)
+    ("saved-views", "public", "saved_views"),
     // the allowlist of tracked destinations (issue 11)
     ("tracking-domains", "public", "tracking_domains"),
     // content graph (000)
