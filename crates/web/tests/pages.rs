@@ -834,3 +834,40 @@ async fn a_filtered_list_is_kept_in_the_url_and_saved_as_a_view() {
     assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(twice.body.contains("You have a view with this name"));
 }
+
+#[tokio::test]
+async fn the_activity_page_streams_new_events_as_html_rows() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("live@example.com").await;
+    let page = b.get("/activity").await;
+    assert!(page.body.contains("data-stream=\"/activity/stream\""));
+    let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let req = Request::builder()
+        .uri("/activity/stream")
+        .header(header::COOKIE, jar.join("; "))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = res.into_body();
+    b.person("instagram", "live.one", "Live One").await;
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("data: <li") && std::time::Instant::now() < deadline {
+        if let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), body.frame()).await
+            && let Ok(data) = frame.into_data()
+        {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(seen.contains("data: <li class=\"event\">"), "{seen}");
+    assert!(!seen.contains("\ndata: \n"), "one row is one data line");
+}
