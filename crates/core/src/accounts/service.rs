@@ -89,6 +89,14 @@ impl Accounts {
         Accounts { pool }
     }
 
+    /// Whether anyone has signed up yet, in any tenant (the web UI's first-run page).
+    /// Asks `everreach_has_users()`, which answers yes or no and nothing about who.
+    pub async fn has_users(&self) -> Result<bool, AccountError> {
+        Ok(sqlx::query_scalar("SELECT everreach_has_users()")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     pub async fn sign_up(
         &self,
         email: &Email,

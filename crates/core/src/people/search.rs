@@ -1,11 +1,15 @@
 //! Finding people: search by part of a name, handle or e-mail (prefix and substring
-//! first, then fuzzy by trigram similarity), and the directory of everyone ordered by
-//! warmth, last activity or name. Both page with cursors.
+//! first, then fuzzy by trigram similarity), ignoring case and accents (`júlia` finds
+//! Julia, `zoe` finds Zoë), and the directory of everyone ordered by warmth, last
+//! activity or name. Both page with cursors.
 //!
 //! Names and primary e-mails are searched on the `people` row itself (a rename is
 //! found at once); handles and every other e-mail through `person_match_keys`, which
-//! the `people.match_keys` job rebuilds within seconds of a change. Trigram indexes
-//! serve both (`…110000_people_search_match_keys.sql`).
+//! the `people.match_keys` job rebuilds within seconds of a change. Both sides are
+//! compared folded by `everreach_fold()` (lower-cased, `unaccent`ed), and trigram
+//! indexes on the folded values serve both, read through the definer function
+//! `everreach_people_search_hits` (`…150000_people_search_unaccent.sql` says why);
+//! what matched is shown as stored.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -24,7 +28,7 @@ pub struct PersonRow {
     pub warmth_score: Option<f64>,
     pub activity_state: Option<String>,
     pub last_active_at: Option<DateTime<Utc>>,
-    /// For a search: the value that matched (a name, a handle, an address).
+    /// For a search: the value that matched (a name, a handle, an address), as stored.
     pub matched: Option<String>,
     /// The sort key of this row (a cursor is made of it and the id).
     #[serde(skip)]
@@ -113,9 +117,41 @@ pub fn like_literal(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// The search, over `$1` the tenant, `$2` the folded query (`everreach_fold`), `$3`
+/// the same as a LIKE literal ([`like_literal`]), `$4`/`$5` the rank and id to page
+/// after, `$6` the limit. The candidates come from `everreach_people_search_hits`
+/// (the trigram indexes, which row-level security keeps from this role's own
+/// queries), each value folded to rank it and as stored to show it.
+pub const SEARCH_SQL: &str = "WITH ranked AS (
+         SELECT pid, max(rank) AS rank, (array_agg(shown ORDER BY rank DESC, v, shown))[1] AS matched
+           FROM (SELECT person_id AS pid, folded AS v, shown,
+                        (CASE WHEN folded LIKE $3 || '%' THEN 2 WHEN folded LIKE '%' || $3 || '%' THEN 1 ELSE 0 END)
+                        + similarity(folded, $2) AS rank
+                   FROM everreach_people_search_hits($2, $3)) h
+          GROUP BY pid
+     )
+     SELECT p.id, p.full_name, p.primary_email, p.company, p.role, i.warmth_score::float8 AS warmth_score,
+            i.activity_state, i.last_active_at, r.matched, r.rank::float8::text AS sort_key
+       FROM ranked r
+       JOIN people p ON p.user_id = $1 AND p.id = r.pid
+       LEFT JOIN person_insights i ON i.user_id = p.user_id AND i.person_id = p.id
+      WHERE $4::float8 IS NULL OR r.rank::float8 < $4 OR (r.rank::float8 = $4 AND p.id > $5)
+      ORDER BY r.rank::float8 DESC, p.id
+      LIMIT $6";
+
+/// `text` as search compares it: trimmed, lower-cased, accents removed
+/// (`everreach_fold`, the function the search indexes are built on).
+pub async fn fold(tx: &mut TenantTx, text: &str) -> Result<String, sqlx::Error> {
+    let folded: Option<String> = sqlx::query_scalar("SELECT everreach_fold($1)")
+        .bind(text.trim())
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(folded.unwrap_or_default())
+}
+
 /// People matching `query` best first: a value starting with it, then containing it,
-/// then fuzzily alike; after `after` (`(rank, id)` of the last row of the previous
-/// page).
+/// then fuzzily alike, case and accents ignored; after `after` (`(rank, id)` of the
+/// last row of the previous page).
 pub async fn search(
     tx: &mut TenantTx,
     query: &str,
@@ -123,43 +159,17 @@ pub async fn search(
     limit: i64,
 ) -> Result<Vec<PersonRow>, sqlx::Error> {
     let user_id = tx.user_id();
-    let q = query.trim().to_lowercase();
-    let like = like_literal(query);
-    sqlx::query_as(
-        "WITH hits AS (
-             SELECT id AS pid, lower(full_name) AS v FROM people
-              WHERE user_id = $1 AND (lower(full_name) LIKE '%' || $3 || '%' OR lower(full_name) % $2)
-             UNION ALL
-             SELECT id, lower(primary_email) FROM people
-              WHERE user_id = $1 AND (lower(primary_email) LIKE '%' || $3 || '%' OR lower(primary_email) % $2)
-             UNION ALL
-             SELECT person_id, value FROM person_match_keys
-              WHERE user_id = $1 AND kind IN ('handle', 'email') AND (value LIKE '%' || $3 || '%' OR value % $2)
-         ),
-         ranked AS (
-             SELECT pid, max(rank) AS rank, (array_agg(v ORDER BY rank DESC, v))[1] AS matched
-               FROM (SELECT pid, v, (CASE WHEN v LIKE $3 || '%' THEN 2 WHEN v LIKE '%' || $3 || '%' THEN 1 ELSE 0 END)
-                                    + similarity(v, $2) AS rank
-                       FROM hits) h
-              GROUP BY pid
-         )
-         SELECT p.id, p.full_name, p.primary_email, p.company, p.role, i.warmth_score::float8 AS warmth_score,
-                i.activity_state, i.last_active_at, r.matched, r.rank::float8::text AS sort_key
-           FROM ranked r
-           JOIN people p ON p.user_id = $1 AND p.id = r.pid
-           LEFT JOIN person_insights i ON i.user_id = p.user_id AND i.person_id = p.id
-          WHERE $4::float8 IS NULL OR r.rank::float8 < $4 OR (r.rank::float8 = $4 AND p.id > $5)
-          ORDER BY r.rank::float8 DESC, p.id
-          LIMIT $6",
-    )
-    .bind(user_id)
-    .bind(&q)
-    .bind(&like)
-    .bind(after.as_ref().and_then(|a| a.0.parse::<f64>().ok()))
-    .bind(after.as_ref().map(|a| a.1))
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await
+    let q = fold(tx, query).await?;
+    let like = like_literal(&q);
+    sqlx::query_as(SEARCH_SQL)
+        .bind(user_id)
+        .bind(&q)
+        .bind(&like)
+        .bind(after.as_ref().and_then(|a| a.0.parse::<f64>().ok()))
+        .bind(after.as_ref().map(|a| a.1))
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 #[cfg(test)]
