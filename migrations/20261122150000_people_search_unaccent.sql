@@ -1,7 +1,8 @@
 -- Owns: accent-insensitive people search (`júlia` finds Julia, `zoe` finds Zoë) —
--- the `unaccent` extension, everreach_fold() and the trigram indexes over it that
--- replace …110000's lower() ones — and everreach_has_users(), the one question the
--- web UI's first-run page asks before anyone has signed up.
+-- the `unaccent` extension, everreach_fold(), the trigram indexes over it that
+-- replace …110000's lower() ones and everreach_people_search_hits(), through which
+-- search reaches them — and everreach_has_users(), the one question the web UI's
+-- first-run page asks before anyone has signed up.
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
@@ -28,6 +29,40 @@ CREATE INDEX idx_person_match_keys_search_fold_trgm ON person_match_keys
 DROP INDEX idx_people_full_name_trgm;
 DROP INDEX idx_people_primary_email_trgm;
 DROP INDEX idx_person_match_keys_search_trgm;
+
+-- The search's candidates, read through the trigram indexes. Under row-level
+-- security the planner may not use an index for LIKE or pg_trgm's `%`: they are not
+-- LEAKPROOF, so they may not see a row before the policy has passed it, and the app
+-- role's search read every row of its tenant, folding each. This function reads as
+-- everreach_definer (BYPASSRLS) and applies the tenant itself — the transaction's
+-- app.user_id, as the policies do, never an argument — returning each matching
+-- person's id with the value that matched, folded ($1's form, for ranking) and as
+-- stored (to show). $1 is the folded query, $2 the same as a LIKE literal.
+-- core::people::search ranks these and joins people under the policies again (by
+-- primary key: ROWS says a search finds a few people, not a page of the table).
+CREATE FUNCTION everreach_people_search_hits(p_query text, p_like text)
+    RETURNS TABLE (person_id uuid, folded text, shown text)
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 20
+    SET search_path = pg_catalog, public
+    AS $$
+SELECT id, everreach_fold(full_name), full_name FROM people
+ WHERE user_id = current_user_id()
+   AND (everreach_fold(full_name) LIKE '%' || $2 || '%' OR everreach_fold(full_name) % $1)
+UNION ALL
+SELECT id, everreach_fold(primary_email), primary_email FROM people
+ WHERE user_id = current_user_id()
+   AND (everreach_fold(primary_email) LIKE '%' || $2 || '%' OR everreach_fold(primary_email) % $1)
+UNION ALL
+SELECT person_id, everreach_fold(value), value FROM person_match_keys
+ WHERE user_id = current_user_id() AND kind IN ('handle', 'email')
+   AND (everreach_fold(value) LIKE '%' || $2 || '%' OR everreach_fold(value) % $1)
+$$;
+
+GRANT SELECT (id, user_id, full_name, primary_email) ON people TO everreach_definer;
+GRANT SELECT (user_id, person_id, kind, value) ON person_match_keys TO everreach_definer;
+ALTER FUNCTION everreach_people_search_hits(text, text) OWNER TO everreach_definer;
+REVOKE ALL ON FUNCTION everreach_people_search_hits(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION everreach_people_search_hits(text, text) TO everreach_app;
 
 -- Whether anyone has signed up yet (the first-run page), across tenants: a yes or
 -- no, nothing about who.

@@ -1,5 +1,5 @@
-//! `GET /people/search`: people by part of a name, handle or e-mail, or — without a
-//! query — everyone ordered by warmth, last activity or name.
+//! `GET /people/search`: people by part of a name, handle or e-mail (case and accents
+//! ignored), or — without a query — everyone ordered by warmth, last activity or name.
 
 use axum::Json;
 use axum::extract::State;
@@ -41,8 +41,9 @@ pub struct PeoplePage {
 }
 
 /// Finds people: with `q`, those whose name, handle or e-mail starts with it, then
-/// contains it, then looks like it (trigram similarity), best first, each with what
-/// matched; without, everyone by warmth, last activity or name.
+/// contains it, then looks like it (trigram similarity), case and accents ignored
+/// (`julia` finds Júlia), best first, each with what matched as stored; without,
+/// everyone by warmth, last activity or name.
 #[utoipa::path(get, path = "/people/search", tag = "people", params(SearchQuery),
     responses((status = 200, body = PeoplePage, description = "A page of people"),
               (status = 422, body = Problem, description = "A query under 2 characters, an unknown sort, a bad limit or cursor")))]

@@ -355,3 +355,67 @@ async fn a_generic_edit_queues_the_match_keys_of_the_people_it_names() {
         .collect();
     assert_eq!(kinds, ["same_name_and_company", "similar_name"]);
 }
+
+#[tokio::test]
+async fn search_ignores_accents_in_both_directions_and_shows_what_matched_as_stored() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let seen = |channel: &str, handle: &str, name: Option<&str>, id: &str| {
+        json!({"identity": {"channel": channel, "handle": handle, "name": name},
+               "event_type": "liked", "platform_id": id})
+    };
+    app.ingest(
+        &alice,
+        vec![
+            seen("email", "j.souza@example.com", Some("Júlia Souza"), "1"),
+            seen("instagram", "@jroberts", Some("Julia Roberts"), "2"),
+            seen("email", "zoë@example.com", None, "3"),
+            seen(
+                "linkedin",
+                "https://www.linkedin.com/in/josé-garcía",
+                None,
+                "4",
+            ),
+            seen("instagram", "@someone_else", Some("Ben Jones"), "5"),
+        ],
+    )
+    .await;
+    refresh_match_keys(&app, &alice).await;
+    let search = |q: &'static str| {
+        let app = &app;
+        let alice = &alice;
+        async move {
+            let found = app
+                .get(&format!("/api/v1/people/search?q={q}"), &alice.auth())
+                .await;
+            assert_eq!(found.status, StatusCode::OK, "{q}: {}", found.body);
+            found.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["matched"].as_str().unwrap().to_string())
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let julias = BTreeSet::from(["Júlia Souza".to_string(), "Julia Roberts".to_string()]);
+    // An accent in the query or in the name: both Julias, each as stored.
+    for q in ["j%C3%BAlia", "julia", "JULIA", "J%C3%9ALIA"] {
+        assert_eq!(search(q).await, julias, "{q}");
+    }
+    // Zoë by her e-mail, typed without the diaeresis, and with it.
+    for q in ["zoe", "zo%C3%AB", "ZO%C3%8B"] {
+        assert_eq!(
+            search(q).await,
+            BTreeSet::from(["zoë@example.com".to_string()]),
+            "{q}"
+        );
+    }
+    // A handle (a match key): part of it without accents, and in capitals with them.
+    for q in ["jose-garcia", "GARC%C3%8DA"] {
+        assert_eq!(
+            search(q).await,
+            BTreeSet::from(["https://www.linkedin.com/in/josé-garcía".to_string()]),
+            "{q}"
+        );
+    }
+}

@@ -7,7 +7,8 @@
 //! found at once); handles and every other e-mail through `person_match_keys`, which
 //! the `people.match_keys` job rebuilds within seconds of a change. Both sides are
 //! compared folded by `everreach_fold()` (lower-cased, `unaccent`ed), and trigram
-//! indexes on the folded values serve both (`…150000_people_search_unaccent.sql`);
+//! indexes on the folded values serve both, read through the definer function
+//! `everreach_people_search_hits` (`…150000_people_search_unaccent.sql` says why);
 //! what matched is shown as stored.
 
 use chrono::{DateTime, Utc};
@@ -27,7 +28,7 @@ pub struct PersonRow {
     pub warmth_score: Option<f64>,
     pub activity_state: Option<String>,
     pub last_active_at: Option<DateTime<Utc>>,
-    /// For a search: the value that matched (a name, a handle, an address).
+    /// For a search: the value that matched (a name, a handle, an address), as stored.
     pub matched: Option<String>,
     /// The sort key of this row (a cursor is made of it and the id).
     #[serde(skip)]
@@ -87,7 +88,7 @@ fn filter_sql(n: usize) -> String {
                                     WHERE x.user_id = p.user_id AND x.person_id = p.id AND x.channel = $%C))
      AND ($%S::text IS NULL OR i.activity_state = $%S)"
         .replace("%C", &n.to_string())
-    .replace("%S", &(n + 1).to_string())
+        .replace("%S", &(n + 1).to_string())
 }
 
 const ROW: &str =
@@ -141,30 +142,19 @@ pub fn like_literal(text: &str) -> String {
 
 /// The search, over `$1` the tenant, `$2` the folded query (`everreach_fold`), `$3`
 /// the same as a LIKE literal ([`like_literal`]), `$4`/`$5` the rank and id to page
-/// after, `$6` the limit, `$7`/`$8` the [`Filter`]. Each value is compared folded
-/// and shown as stored.
+/// after, `$6` the limit. The candidates come from `everreach_people_search_hits`
+/// (the trigram indexes, which row-level security keeps from this role's own
+/// queries), each value folded to rank it and as stored to show it; `$7`/`$8` the
+/// [`Filter`].
 pub static SEARCH_SQL: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| SEARCH_SQL_TEMPLATE.replace("%FILTER%", &filter_sql(7)));
 
-const SEARCH_SQL_TEMPLATE: &str = "WITH hits AS (
-         SELECT id AS pid, everreach_fold(full_name) AS v, full_name AS shown FROM people
-          WHERE user_id = $1
-            AND (everreach_fold(full_name) LIKE '%' || $3 || '%' OR everreach_fold(full_name) % $2)
-         UNION ALL
-         SELECT id, everreach_fold(primary_email), primary_email FROM people
-          WHERE user_id = $1
-            AND (everreach_fold(primary_email) LIKE '%' || $3 || '%' OR everreach_fold(primary_email) % $2)
-         UNION ALL
-         SELECT person_id, everreach_fold(value), value FROM person_match_keys
-          WHERE user_id = $1 AND kind IN ('handle', 'email')
-            AND (everreach_fold(value) LIKE '%' || $3 || '%' OR everreach_fold(value) % $2)
-     ),
-     ranked AS (
+const SEARCH_SQL_TEMPLATE: &str = "WITH ranked AS (
          SELECT pid, max(rank) AS rank, (array_agg(shown ORDER BY rank DESC, v, shown))[1] AS matched
-           FROM (SELECT pid, v, shown,
-                        (CASE WHEN v LIKE $3 || '%' THEN 2 WHEN v LIKE '%' || $3 || '%' THEN 1 ELSE 0 END)
-                        + similarity(v, $2) AS rank
-                   FROM hits) h
+           FROM (SELECT person_id AS pid, folded AS v, shown,
+                        (CASE WHEN folded LIKE $3 || '%' THEN 2 WHEN folded LIKE '%' || $3 || '%' THEN 1 ELSE 0 END)
+                        + similarity(folded, $2) AS rank
+                   FROM everreach_people_search_hits($2, $3)) h
           GROUP BY pid
      )
      SELECT p.id, p.full_name, p.primary_email, p.company, p.role, i.warmth_score::float8 AS warmth_score,

@@ -4,6 +4,7 @@
     reason = "test helpers: a panic is a failed assertion with its line"
 )]
 
+mod accounts;
 mod mailer;
 mod people;
 mod schema;

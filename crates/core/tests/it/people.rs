@@ -751,3 +751,140 @@ async fn a_tracking_recording_can_mark_a_message_seen_and_nothing_more() {
         );
     }
 }
+
+#[tokio::test]
+async fn search_ignores_accents_and_is_served_by_the_folded_trigram_indexes() {
+    use everreach_core::people::search::{self, SEARCH_SQL, like_literal};
+
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    // 20,000 people with a handle each, for the planner to weigh, and the few we look for.
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    sqlx::query(
+        "INSERT INTO people (user_id, full_name, primary_email)
+         SELECT $1, 'Person ' || g, 'person' || g || '@example.com' FROM generate_series(1, 20000) g
+         UNION ALL VALUES ($1, 'Júlia Souza', NULL), ($1, 'Julia Roberts', NULL),
+                          ($1, 'Zoë Kravitz', 'zoë@example.com'), ($1, 'Zoe Ball', NULL),
+                          ($1, 'Ångström', NULL)",
+    )
+    .bind(alice)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO person_match_keys (user_id, person_id, kind, value, source)
+         SELECT user_id, id, 'handle',
+                CASE WHEN full_name = 'Zoe Ball' THEN 'https://www.linkedin.com/in/josé-garcía'
+                     ELSE 'handle.' || md5(id::text) END, 'test'
+           FROM people",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE people, person_match_keys")
+        .execute(&db.admin)
+        .await
+        .unwrap();
+
+    let mut tx = tenant::begin(&db.app, alice).await.unwrap();
+    assert_eq!(
+        search::fold(&mut tx, "  Zoë ÅNGSTRÖM Straße ")
+            .await
+            .unwrap(),
+        "zoe angstrom strasse"
+    );
+    for (query, expected) in [
+        ("júlia", &["Julia Roberts", "Júlia Souza"][..]),
+        ("julia", &["Julia Roberts", "Júlia Souza"]),
+        ("JÚLIA", &["Julia Roberts", "Júlia Souza"]),
+        ("zoe", &["Zoe Ball", "Zoë Kravitz", "zoë@example.com"]),
+        ("zoë", &["Zoe Ball", "Zoë Kravitz", "zoë@example.com"]),
+        ("angstrom", &["Ångström"]),
+        ("jose-garcia", &["https://www.linkedin.com/in/josé-garcía"]),
+        ("garcía", &["https://www.linkedin.com/in/josé-garcía"]),
+    ] {
+        let found = search::search(&mut tx, query, &search::Filter::default(), None, 50)
+            .await
+            .unwrap();
+        let mut matched: Vec<String> = found.into_iter().filter_map(|p| p.matched).collect();
+        matched.sort();
+        // Zoë Kravitz is one person matched by name or e-mail, whichever ranks first.
+        if query.starts_with("zo") {
+            assert_eq!(matched.len(), 2, "{query}: {matched:?}");
+            assert!(
+                matched.iter().all(|m| expected.contains(&m.as_str())),
+                "{query}: {matched:?}"
+            );
+        } else {
+            assert_eq!(matched, expected, "{query}");
+        }
+    }
+
+    // The folded query goes to the folded trigram indexes, not a scan of everyone: the
+    // app's query asks everreach_people_search_hits, whose body (planned as its owner,
+    // with the values and generically) reads the indexes.
+    let q = search::fold(&mut tx, "Júlia").await.unwrap();
+    let like = like_literal(&q);
+    let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN {}",
+        SEARCH_SQL.as_str()
+    )))
+    .bind(alice)
+    .bind(&q)
+    .bind(&like)
+    .bind(None::<f64>)
+    .bind(None::<uuid::Uuid>)
+    .bind(50_i64)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap()
+    .join("\n");
+    assert!(plan.contains("everreach_people_search_hits"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    tx.commit().await.unwrap();
+
+    let body: String = sqlx::query_scalar(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'everreach_people_search_hits'",
+    )
+    .fetch_one(&db.admin)
+    .await
+    .unwrap();
+    for explain in ["EXPLAIN", "EXPLAIN (GENERIC_PLAN)"] {
+        let mut owner = db.admin.begin().await.unwrap();
+        sqlx::query("SELECT set_config('app.user_id', $1, true)")
+            .bind(alice.to_string())
+            .execute(&mut *owner)
+            .await
+            .unwrap();
+        sqlx::query("SET LOCAL ROLE everreach_definer")
+            .execute(&mut *owner)
+            .await
+            .unwrap();
+        let sql = sqlx::AssertSqlSafe(format!("{explain} {body}"));
+        let plan: Vec<String> = if explain == "EXPLAIN" {
+            sqlx::query_scalar(sql)
+                .bind(&q)
+                .bind(&like)
+                .fetch_all(&mut *owner)
+                .await
+                .unwrap()
+        } else {
+            // the parameters stay unknown: the simple protocol, which binds none
+            let rows = sqlx::raw_sql(sql).fetch_all(&mut *owner).await.unwrap();
+            rows.iter().map(|r| sqlx::Row::get(r, 0)).collect()
+        };
+        let plan = plan.join("\n");
+        for index in [
+            "idx_people_full_name_fold_trgm",
+            "idx_people_primary_email_fold_trgm",
+            "idx_person_match_keys_search_fold_trgm",
+        ] {
+            assert!(plan.contains(index), "{explain}: {index} not in\n{plan}");
+        }
+        assert!(!plan.contains("Seq Scan"), "{explain}: {plan}");
+        owner.rollback().await.unwrap();
+    }
+}
