@@ -34,3 +34,25 @@ ensure_prereqs() {
   # first use as well; doing it here says so up front).
   bash "$(dirname "${BASH_SOURCE[0]}")/fetch-postgres.sh" >/dev/null
 }
+
+# Debian's chromium and chromium-driver for the browser tests (crates/cli/tests/
+# browser.rs). Installed as root with apt; where that cannot be done, the browser
+# tests alone are skipped — said loudly here and by the test — and the rest runs.
+ensure_browser() {
+  need_apt curl curl  # the journey uses the token with curl
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "everreach: installing chromium and chromium-driver (for the browser tests)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+      || true
+  fi
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    return 0
+  fi
+  echo "everreach: SKIPPING THE BROWSER TESTS: chromium and chromedriver are missing;" \
+       "install them with: sudo apt-get install -y chromium chromium-driver" >&2
+  export EVERREACH_BROWSER_TESTS=skip
+}
