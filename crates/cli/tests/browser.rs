@@ -17,6 +17,7 @@
 )]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,11 +51,16 @@ fn wait_port(addr: SocketAddr, what: &str, child: &mut Child) {
     panic!("{what} did not listen on {addr} within 120 s");
 }
 
-/// A child process killed when the test ends, however it ends.
+/// A child process killed when the test ends, however it ends — with its whole
+/// process group when it leads one (chromedriver and the Chromium it starts).
 struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -115,11 +121,7 @@ impl Session {
             .at_most(Duration::from_secs(20))
             .for_element(Locator::Css(selector))
             .await
-            .unwrap_or_else(|e| panic!("no {selector} on {}: {e}", self.path_now()))
-    }
-
-    fn path_now(&self) -> String {
-        String::from("the current page")
+            .unwrap_or_else(|e| panic!("no {selector} on the page: {e}"))
     }
 
     async fn fill(&self, selector: &str, text: &str) {
@@ -245,6 +247,7 @@ async fn browser(profile: &Path) -> (Killed, Client) {
     let port = free_addr();
     let mut driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={}", port.port()))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

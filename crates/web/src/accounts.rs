@@ -49,12 +49,7 @@ struct AccountForm {
 impl AccountForm {
     fn respond(mut self, visitor: &Visitor) -> Response {
         self.shell.has_errors = !self.problems.is_empty();
-        let status = if self.problems.is_empty() {
-            axum::http::StatusCode::OK
-        } else {
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY
-        };
-        visitor.keep(shell::render_status(status, &self))
+        visitor.keep(shell::render_form(self.shell.has_errors, &self))
     }
 }
 

@@ -110,13 +110,9 @@ async fn render(
     let mut shell = me.shell("Company", Nav::Settings);
     shell.has_errors = !problems.is_empty();
     shell.notice = notice;
-    let status = if problems.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(shell::render_status(
-        status,
+    let has_errors = !problems.is_empty();
+    Ok(shell::render_form(
+        has_errors,
         &CompanyPage {
             shell,
             company: company.name,

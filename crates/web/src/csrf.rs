@@ -10,6 +10,7 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use everreach_api::auth::cookie;
 use sha2::{Digest, Sha256};
 
 /// The hidden field every form carries.
@@ -44,19 +45,6 @@ pub fn new_secret() -> String {
 /// `Set-Cookie` for a visitor's secret (ends with the browser session).
 pub fn set_cookie(secret: &str) -> String {
     format!("{ANON_COOKIE}={secret}; Path=/; HttpOnly; Secure; SameSite=Strict")
-}
-
-/// The value of cookie `name`, if the request carries it.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// Whether a state-changing request comes from our own pages: `Sec-Fetch-Site` is

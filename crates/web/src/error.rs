@@ -75,7 +75,11 @@ impl IntoResponse for PageError {
                     ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
                     _ => None,
                 };
-                (status, heading, e.problem().detail, retry)
+                let detail = match &e {
+                    ApiError::NotFound => "There is nothing here: the address may be mistyped, or what it showed was merged, erased, or belongs to another account.".to_string(),
+                    _ => e.problem().detail,
+                };
+                (status, heading, detail, retry)
             }
         };
         let page = ErrorPage {

@@ -27,6 +27,22 @@ use axum::Router;
 use axum::routing::get;
 use everreach_api::AppState;
 
+/// The generic resource at API path `name` (`people`, `identities`, `saved-views`),
+/// whose create/patch/delete validate, apply the domain's rules and audit.
+pub(crate) fn resource(
+    state: &AppState,
+    name: &str,
+) -> Result<everreach_core::resources::catalog::Resource, error::PageError> {
+    state
+        .resources
+        .catalog()
+        .get(name)
+        .cloned()
+        .ok_or(error::PageError::Api(
+            everreach_api::error::ApiError::NotFound,
+        ))
+}
+
 /// The pages' routes (without state): what [`app`] merges beside the API.
 pub fn pages() -> Router<AppState> {
     Router::new()

@@ -42,7 +42,8 @@ pub struct Row {
     pub id: Uuid,
     pub name: String,
     pub detail: String,
-    pub channels: Vec<String>,
+    /// `(channel, label)`.
+    pub channels: Vec<(String, String)>,
     pub state: String,
     pub warmth: String,
     pub last_touch: Option<When>,
@@ -206,7 +207,14 @@ async fn list_page(
                 id: p.id,
                 name,
                 detail,
-                channels: t.map(|t| t.channels.clone()).unwrap_or_default(),
+                channels: t
+                    .map(|t| {
+                        t.channels
+                            .iter()
+                            .map(|c| (c.clone(), channel_label(c).to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 state: p.activity_state.clone().unwrap_or_default(),
                 warmth: p.warmth_score.map_or(String::new(), |w| format!("{w:.0}")),
                 last_touch: fmt::when_opt(last, tz),
@@ -263,12 +271,7 @@ async fn list_page(
             })
             .collect(),
     };
-    let status = if has_errors {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    Ok(shell::render_status(status, &page))
+    Ok(shell::render_form(has_errors, &page))
 }
 
 /// `POST /people/views`: saves the list's current query under a name.
@@ -298,12 +301,7 @@ async fn save_view(
         )
         .await;
     }
-    let views = state
-        .resources
-        .catalog()
-        .get("saved-views")
-        .ok_or(PageError::Api(ApiError::NotFound))?
-        .clone();
+    let views = crate::resource(&state, "saved-views")?;
     let mut body = serde_json::Map::new();
     body.insert("name".into(), serde_json::json!(name));
     body.insert(
@@ -346,12 +344,7 @@ async fn delete_view(
 ) -> PageResult<Response> {
     me.require_writer()?;
     let id: Uuid = id.parse().map_err(|_| PageError::Api(ApiError::NotFound))?;
-    let views = state
-        .resources
-        .catalog()
-        .get("saved-views")
-        .ok_or(PageError::Api(ApiError::NotFound))?
-        .clone();
+    let views = crate::resource(&state, "saved-views")?;
     state
         .resources
         .delete(me.user_id(), &views, &id.to_string())

@@ -8,7 +8,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use everreach_api::AppState;
 use everreach_api::error::ApiError;
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::people::handle::CHANNELS;
-use everreach_core::people::merge::{self, MergeSummary};
+use everreach_core::people::merge;
 use everreach_core::people::profile::{self, Person, Profile};
 use everreach_core::people::timeline::{self, TimelineFilter};
 use everreach_core::people::{Channel, rights};
@@ -77,6 +77,7 @@ pub struct TimelinePart {
 #[derive(Debug, Clone)]
 pub struct MessageRow {
     pub channel: String,
+    pub label: String,
     pub subject: String,
     pub sent: Option<When>,
     pub opened: Option<When>,
@@ -106,6 +107,7 @@ pub struct HistoryRow {
 pub struct IdentityRow {
     pub id: i64,
     pub channel: String,
+    pub label: String,
     pub handle: String,
     pub verified: bool,
     pub last_seen: Option<When>,
@@ -377,7 +379,7 @@ async fn render(
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        history_names(&history, &mut tx, &ids).await?
+        history_names(&mut tx, &ids).await?
     };
     tx.commit().await?;
 
@@ -436,6 +438,7 @@ async fn render(
             .map(|i| IdentityRow {
                 id: i.id,
                 channel: i.channel.clone().unwrap_or_else(|| "other".into()),
+                label: channel_label(i.channel.as_deref().unwrap_or("other")).to_string(),
                 handle: i.handle.clone(),
                 verified: i.is_verified.unwrap_or(false),
                 last_seen: fmt::when_opt(i.last_seen_at, tz),
@@ -474,6 +477,7 @@ async fn render(
         messages: messages
             .into_iter()
             .map(|m| MessageRow {
+                label: channel_label(&m.channel).to_string(),
                 channel: m.channel,
                 subject: m
                     .subject
@@ -492,16 +496,10 @@ async fn render(
         person: profile.person,
         problems: r.problems.clone(),
     };
-    let status = if page.shell.has_errors {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok(shell::render_status(status, &page))
+    Ok(shell::render_form(page.shell.has_errors, &page))
 }
 
 async fn history_names(
-    _history: &[MergeSummary],
     tx: &mut TenantTx,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
@@ -615,12 +613,7 @@ async fn save_fields(
             if v.is_empty() { Value::Null } else { json!(v) },
         );
     }
-    let people = state
-        .resources
-        .catalog()
-        .get("people")
-        .ok_or(PageError::Api(ApiError::NotFound))?
-        .clone();
+    let people = crate::resource(&state, "people")?;
     match state
         .resources
         .patch(me.user_id(), &people, &id.to_string(), body)
@@ -656,12 +649,7 @@ async fn add_identity(
         problems.add("handle", "Enter the handle or address");
     }
     if problems.is_empty() {
-        let identities = state
-            .resources
-            .catalog()
-            .get("identities")
-            .ok_or(PageError::Api(ApiError::NotFound))?
-            .clone();
+        let identities = crate::resource(&state, "identities")?;
         let mut body = Map::new();
         body.insert("person_id".into(), json!(id));
         body.insert("channel".into(), json!(form.get("channel")));
@@ -711,12 +699,7 @@ async fn remove_identity(
     let identity: i64 = identity
         .parse()
         .map_err(|_| PageError::Api(ApiError::NotFound))?;
-    let identities = state
-        .resources
-        .catalog()
-        .get("identities")
-        .ok_or(PageError::Api(ApiError::NotFound))?
-        .clone();
+    let identities = crate::resource(&state, "identities")?;
     state
         .resources
         .delete(me.user_id(), &identities, &identity.to_string())
@@ -834,11 +817,6 @@ async fn erase(
     rights::erase(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Redirect::to("/people?done=erased").into_response())
-}
-
-/// Whether the request came from htmx (a fragment is enough).
-pub fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.contains_key("hx-request")
 }
 
 /// A channel as people read it.

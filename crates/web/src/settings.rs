@@ -91,13 +91,9 @@ fn settings(
     let mut shell = me.shell("Settings", Nav::Settings);
     shell.has_errors = !problems.is_empty();
     shell.notice = notice.map(str::to_string);
-    let status = if problems.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    shell::render_status(
-        status,
+    let has_errors = !problems.is_empty();
+    shell::render_form(
+        has_errors,
         &SettingsPage {
             shell,
             email: me.user.email.clone(),
@@ -242,13 +238,9 @@ async fn tokens(
     if form.is_some() && created.is_none() && problems.is_empty() {
         shell.notice = Some("Token revoked.".into());
     }
-    let status = if problems.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(shell::render_status(
-        status,
+    let has_errors = !problems.is_empty();
+    Ok(shell::render_form(
+        has_errors,
         &TokensPage {
             shell,
             tokens: list

@@ -81,6 +81,16 @@ impl Shell {
     }
 }
 
+/// Renders a page with a form: 422 when it came back with problems, else 200.
+pub fn render_form(has_errors: bool, page: &impl Template) -> Response {
+    let status = if has_errors {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_status(status, page)
+}
+
 /// Renders `page` as a 200.
 pub fn render(page: &impl Template) -> Response {
     render_status(StatusCode::OK, page)
