@@ -531,9 +531,18 @@ fn moved_words(counts: &Value) -> String {
     let parts: Vec<String> = map
         .iter()
         .filter_map(|(k, v)| {
-            v.as_i64()
-                .filter(|n| *n > 0)
-                .map(|n| format!("{n} {}", k.replace('_', " ")))
+            v.as_i64().filter(|n| *n > 0).map(|n| {
+                let (one, many) = match k.as_str() {
+                    "identities" => ("identity", "identities"),
+                    "person_events" => ("event", "events"),
+                    "outbound_messages" => ("message", "messages"),
+                    "segment_members" => ("segment", "segments"),
+                    "instagram_contacts" => ("Instagram contact", "Instagram contacts"),
+                    "contacts" => ("contact", "contacts"),
+                    other => (other, other),
+                };
+                format!("{n} {}", if n == 1 { one } else { many }).replace('_', " ")
+            })
         })
         .collect();
     if parts.is_empty() {

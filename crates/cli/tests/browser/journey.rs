@@ -25,7 +25,8 @@ async fn a_newcomer_signs_up_imports_finds_merges_undoes_and_uses_a_token() {
         .await;
     b.check("first-run").await;
     b.click("button[type=submit]").await;
-    b.find(".error-summary").await;
+    let summary = b.text(".error-summary").await;
+    assert!(summary.contains("E-mail address"), "{summary}");
     b.check("first-run-errors").await;
     b.fill("[name=name]", "Ada Lovelace").await;
     b.fill("[name=email]", EMAIL).await;
@@ -36,6 +37,8 @@ async fn a_newcomer_signs_up_imports_finds_merges_undoes_and_uses_a_token() {
     })
     .await;
     assert!(b.absent("#people-table").await, "nobody is there yet");
+    let empty = b.text("#people-results").await;
+    assert!(empty.contains("No people yet"), "{empty}");
     b.check("people-empty").await;
 
     // A small events file imported with the CLI: six people, two of them one human
@@ -89,13 +92,18 @@ async fn a_newcomer_signs_up_imports_finds_merges_undoes_and_uses_a_token() {
     })
     .await;
     let suggestions = b.text("#suggestions").await;
-    assert!(suggestions.contains("Julia Souza"), "{suggestions}");
+    assert!(
+        suggestions.contains("Julia Souza") && suggestions.contains("Same handle"),
+        "the other person and the evidence: {suggestions}"
+    );
     b.check("person").await;
 
     // Merge: an undo banner. Undo: the page says so, and both are listed again.
     b.click("#suggestions button[data-action=merge]").await;
     let banner = b.text("#undo-banner").await;
     assert!(banner.contains("Julia Souza"), "{banner}");
+    let merged = b.path().await;
+    assert!(merged.contains("merged="), "{merged}");
     b.check("person-merged").await;
     b.click("#undo-banner button[data-action=undo]").await;
     b.until_path("the undo", |p| p.contains("done=undone"))
@@ -133,7 +141,10 @@ async fn a_newcomer_signs_up_imports_finds_merges_undoes_and_uses_a_token() {
         .await;
     let token = b.find("#new-token").await.prop("value").await.unwrap();
     let token = token.unwrap_or_default();
-    assert!(!token.is_empty(), "#new-token holds the token");
+    assert!(
+        token.starts_with("er_"),
+        "#new-token holds the token: {token:?}"
+    );
     b.check("token-created").await;
     let me = curl(&[
         "-H",
@@ -159,6 +170,13 @@ async fn a_newcomer_signs_up_imports_finds_merges_undoes_and_uses_a_token() {
     ] {
         b.go(&path).await;
         b.find("main h1").await;
+        if page == "person-erase" {
+            let heading = b.text("main h1").await;
+            assert!(
+                heading.contains("Júlia Souza"),
+                "names the person: {heading}"
+            );
+        }
         b.check(page).await;
     }
 
@@ -181,7 +199,7 @@ async fn a_newcomer_signs_up_imports_finds_merges_undoes_and_uses_a_token() {
     }
     b.go("/people").await;
     b.until_path("/people to ask for a sign-in", |p| {
-        p.starts_with("/sign-in")
+        p.starts_with("/sign-in?next=")
     })
     .await;
     b.fill("[name=email]", EMAIL).await;

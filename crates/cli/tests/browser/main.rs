@@ -43,7 +43,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// How often a condition is looked at again.
 const POLL: Duration = Duration::from_millis(100);
 /// The vendored axe-core (tests/fixtures/README.md).
-const AXE: &str = include_str!("../fixtures/axe.min.js");
+const AXE: &str = include_str!("../fixtures/axe-4.14.1.min.js");
 /// What installs the tools on Debian.
 const INSTALL: &str = "apt-get install -y chromium chromium-driver curl";
 /// The outermost elements reaching past the window's right edge that no ancestor
@@ -73,20 +73,6 @@ const WIDER_THAN_THE_WINDOW: &str = "
         if (past(e) && !clipped(e) && !found.some(f => f.contains(e))) found.push(e);
     }
     return found.slice(0, 5).map(e => name(e) + ' (' + Math.round(e.getBoundingClientRect().right) + ' px)');";
-/// Pages known to scroll sideways at 320 px, each with its cause and fix: reported
-/// loudly instead of failing, until fixed (then the test asks for the line to go).
-const KNOWN_REFLOW: &[(&str, &str)] = &[
-    ("people-empty", WIDE_PRE),
-    ("bob-people", WIDE_PRE),
-    ("token-created", ESCAPING_LABEL),
-    ("settings-company", ESCAPING_LABEL),
-];
-const WIDE_PRE: &str = "app.css: `.empty-state pre` (inline-block) is as wide as its command; \
-    `max-width: 100%; white-space: pre-wrap; overflow-wrap: anywhere` wraps it \
-    (a pre that scrolls instead fails axe's scrollable-region-focusable)";
-const ESCAPING_LABEL: &str = "app.css: `th .visually-hidden` (position: absolute) in a wide \
-    table escapes its .table-scroll, which is not positioned and so not its containing \
-    block; `.table-scroll { position: relative }` keeps it inside";
 /// The widths every page is screenshotted and checked at, with the window's height.
 const WIDTHS: [(u32, u32); 2] = [(1280, 900), (320, 800)];
 
@@ -673,23 +659,12 @@ impl Browser {
             let overflow = self
                 .js("const d = document.documentElement; return d.scrollWidth - d.clientWidth;")
                 .await;
-            let known = KNOWN_REFLOW.iter().find(|(p, _)| *p == page);
             if overflow.as_i64().unwrap_or(0) > 0 {
                 let wide = self.js(WIDER_THAN_THE_WINDOW).await;
-                let problem = format!(
+                problems.push(format!(
                     "at {width} px the page scrolls sideways by {overflow} px (WCAG 1.4.10 reflow); \
                      wider than the window: {wide}; see {}",
                     file.display()
-                );
-                match known {
-                    Some((_, why)) => loud(&format!("KNOWN, NOT FIXED: {page} {problem} — {why}")),
-                    None => problems.push(problem),
-                }
-            } else if let Some((_, why)) = known
-                && width == WIDTHS[1].0
-            {
-                loud(&format!(
-                    "FIXED: {page} no longer scrolls sideways ({why}): remove it from KNOWN_REFLOW"
                 ));
             }
             for v in self.axe().await {
