@@ -35,24 +35,52 @@ ensure_prereqs() {
   bash "$(dirname "${BASH_SOURCE[0]}")/fetch-postgres.sh" >/dev/null
 }
 
-# Debian's chromium and chromium-driver for the browser tests (crates/cli/tests/
-# browser.rs). Installed as root with apt; where that cannot be done, the browser
-# tests alone are skipped — said loudly here and by the test — and the rest runs.
+# The browser tests (crates/cli/tests/browser/) drive Debian's Chromium through
+# chromium-driver (WebDriver) and call the API with curl. Sourced by scripts/test:
+# installed where we can (Debian/Ubuntu, as root). Where we cannot, say so loudly,
+# with the command that would, and export EVERREACH_BROWSER_TESTS=skip so that only
+# those tests skip (each says so on the terminal); without that variable a missing
+# browser fails them. CI (CI=true) never skips them: a missing browser fails the run.
+browser_tools_present() {
+  command -v "${EVERREACH_CHROMIUM:-chromium}" >/dev/null 2>&1 \
+    && command -v "${EVERREACH_CHROMEDRIVER:-chromedriver}" >/dev/null 2>&1 \
+    && command -v curl >/dev/null 2>&1
+}
+
 ensure_browser() {
-  need_apt curl curl  # the journey uses the token with curl
-  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  if [ "${CI:-}" = true ] && [ "${EVERREACH_BROWSER_TESTS:-}" = skip ]; then
+    echo "everreach: CI runs the browser tests: EVERREACH_BROWSER_TESTS=skip is ignored" >&2
+    unset EVERREACH_BROWSER_TESTS
+  fi
+  if [ "${EVERREACH_BROWSER_TESTS:-}" = skip ]; then
+    browser_skip_notice
     return 0
   fi
+  browser_tools_present && return 0
+  local packages="chromium chromium-driver curl"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "everreach: installing chromium and chromium-driver (for the browser tests)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+    echo "everreach: installing $packages (for the browser tests)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null; } \
       || true
   fi
-  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-    return 0
+  browser_tools_present && return 0
+  if [ "${CI:-}" = true ]; then
+    echo "everreach: the browser tests need chromium, chromedriver and curl, and CI never skips them: install them with: sudo apt-get install -y $packages" >&2
+    exit 1
   fi
-  echo "everreach: SKIPPING THE BROWSER TESTS: chromium and chromedriver are missing;" \
-       "install them with: sudo apt-get install -y chromium chromium-driver" >&2
   export EVERREACH_BROWSER_TESTS=skip
+  browser_skip_notice
+}
+
+# Said when the browser tests are skipped (scripts/test says it again at the end).
+browser_skip_notice() {
+  [ "${EVERREACH_BROWSER_TESTS:-}" = skip ] || return 0
+  {
+    echo "################################################################################"
+    echo "everreach: THE BROWSER TESTS ARE SKIPPED (EVERREACH_BROWSER_TESTS=skip)."
+    browser_tools_present \
+      || echo "everreach: chromium, chromedriver or curl is missing: install them with: sudo apt-get install -y chromium chromium-driver curl"
+    echo "################################################################################"
+  } >&2
 }
