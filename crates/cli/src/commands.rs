@@ -100,6 +100,25 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }),
         Command::Bench {
             command:
+                BenchCommand::Pages {
+                    people,
+                    events,
+                    json,
+                    keep,
+                },
+        } => {
+            let opts = bench::pages::Options {
+                people,
+                events,
+                json,
+                keep,
+            };
+            with_database(&config, |target| {
+                bench::pages::run(target, config.clone(), opts)
+            })
+        }
+        Command::Bench {
+            command:
                 BenchCommand::Load {
                     addr,
                     path,

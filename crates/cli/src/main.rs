@@ -157,6 +157,19 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The people pages (list, search, a person with 10,000 events) served in-process,
+    /// against the bare SQL of the same data.
+    Pages {
+        #[arg(long, default_value_t = 10_000)]
+        people: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long)]
+        json: bool,
+        /// Keep the bench user and its data (to EXPLAIN the pages' queries after).
+        #[arg(long, hide = true)]
+        keep: bool,
+    },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]
     Load {

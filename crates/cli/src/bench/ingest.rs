@@ -322,7 +322,7 @@ async fn measure(
 /// them up to date — so the total is the best case; the slowest job (a full
 /// recompute of a batch's people) is what each batch would cost a worker keeping
 /// up.
-async fn drain_insight_jobs(db: &Database, user: Uuid) -> anyhow::Result<Value> {
+pub(super) async fn drain_insight_jobs(db: &Database, user: Uuid) -> anyhow::Result<Value> {
     let queued: Vec<Value> = sqlx::query_scalar(
         "SELECT data FROM jobs WHERE name = $1 AND user_id = $2 ORDER BY created_on, id",
     )

@@ -7,6 +7,7 @@ pub mod api;
 pub mod ingest;
 pub mod jobs;
 pub mod load;
+pub mod pages;
 pub mod suggest;
 
 /// Deletes bench users and everything they own (their jobs first: jobs are not
