@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod crm;
 pub mod db;
 pub mod error;
 pub mod jobs;
