@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod company;
+pub mod crm;
 pub mod cursor;
 pub mod domain;
 pub mod error;

@@ -8,6 +8,7 @@
 mod accounts;
 mod company;
 mod conventions;
+mod crm;
 mod domains;
 mod events;
 mod helpers;

@@ -890,12 +890,17 @@ async fn undo_keeps_later_edits_and_erase_follows_merge_chains() {
     assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.body);
     let dm = app
         .post(
-            "/api/v1/instagram-messages",
-            json!({"contact_id": contact.body["id"], "message_text": "meet me at the pier", "is_outbound": false}),
+            "/api/v1/instagram-messages/batch",
+            json!({"messages": [{"instagram_username": "ada_at_acme", "message_text": "meet me at the pier",
+                                 "is_outbound": false, "sent_at": "2026-11-30T09:00:00Z"}]}),
             &alice.auth(),
         )
         .await;
-    assert_eq!(dm.status, StatusCode::CREATED, "{}", dm.body);
+    assert_eq!(dm.status, StatusCode::OK, "{}", dm.body);
+    assert_eq!(
+        dm.body["results"][0]["person_id"], b,
+        "the contact's person, not a new one"
+    );
     patch(a.clone(), json!({"full_name": "Ada Lovelace"})).await;
     let merged = app
         .post(

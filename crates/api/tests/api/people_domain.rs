@@ -165,7 +165,7 @@ async fn generic_writes_that_would_bypass_the_domain_are_refused_or_go_through_i
 }
 
 /// The event names docs/EVENTS.md lists (the first column of its table).
-fn documented_events() -> BTreeSet<String> {
+pub fn documented_events() -> BTreeSet<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/EVENTS.md"))
         .unwrap();
     doc.lines()
@@ -300,9 +300,14 @@ async fn every_documented_event_is_emitted_where_it_says() {
     );
     assert!(of("person.erased")[0]["removed"]["people"] == 1);
     let emitted: BTreeSet<String> = events.iter().map(|e| e.0.clone()).collect();
+    // the people graph's events; other domains' tests hold theirs to the document
+    let people_graph = ["person.", "person_event.", "outbound_message."];
+    let documented: BTreeSet<String> = documented_events()
+        .into_iter()
+        .filter(|e| people_graph.iter().any(|p| e.starts_with(p)))
+        .collect();
     assert_eq!(
-        emitted,
-        documented_events(),
+        emitted, documented,
         "docs/EVENTS.md lists exactly what is emitted"
     );
 }

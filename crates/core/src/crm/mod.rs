@@ -6,3 +6,11 @@
 //! Laid out as the people graph is (docs/ARCHITECTURE.md, "Adding a domain"):
 //! - `seed.rs`: 001's pattern, template and fit-signal rows and the idempotent
 //!   seeding that sign-up and `everreach seed-patterns` run.
+//! - `model.rs`: a DM as sent and its checks; `patterns.rs`: the skip and spam
+//!   patterns as ingestion applies them (both pure, unit-tested).
+//! - `dm.rs`: DM ingestion — contacts, conversations, messages, and their person
+//!   events on the people graph.
+
+pub mod dm;
+pub mod model;
+pub mod patterns;

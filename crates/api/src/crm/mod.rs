@@ -1,0 +1,68 @@
+//! The Instagram DM CRM's routes (seed 001; core in `everreach_core::crm`) and its
+//! registration ([`DOMAIN`]): DM ingestion (`dm.rs`). Contacts, conversations,
+//! patterns, templates and fit signals stay generic resources; the generic
+//! writes of messages, which would bypass ingestion, are refused with what to do.
+
+mod dm;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use everreach_core::people::insights;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::domain::{Deps, Domain, DomainState, GenericOp, Handling, Op};
+
+pub const DOMAIN: Domain = Domain {
+    name: "crm",
+    tags: &[(
+        "instagram-messages",
+        "Instagram DMs: ingested in batches, deduplicated, linked to contacts and to the people graph",
+    )],
+    signed_in_routes,
+    public_routes: OpenApiRouter::new,
+    generic: &[
+        GenericOp {
+            resource: "instagram-messages",
+            op: Op::Create,
+            handling: Handling::Refused(
+                "DMs are ingested in batches, which find or create the contact and conversation and write the timeline: POST /api/v1/instagram-messages/batch",
+            ),
+        },
+        GenericOp {
+            resource: "instagram-messages",
+            op: Op::Update,
+            handling: Handling::Refused(
+                "a DM is a record of what was said and is not edited: ingest messages with POST /api/v1/instagram-messages/batch",
+            ),
+        },
+        GenericOp {
+            resource: "instagram-messages",
+            op: Op::Delete,
+            handling: Handling::Refused(
+                "a DM is removed with its contact (DELETE /api/v1/instagram-contacts/{id}), which keeps the contact's totals true",
+            ),
+        },
+    ],
+    table_rules: &[],
+    register_jobs: |_| Ok(()),
+    // DM ingestion stores person events, which queue the people graph's insights
+    sends_to: &[insights::QUEUE],
+    state,
+};
+
+/// The domain keeps no state of its own yet.
+#[derive(Debug)]
+struct Crm;
+
+fn state(_: &Deps<'_>) -> DomainState {
+    Arc::new(Crm)
+}
+
+fn signed_in_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(dm::ingest_dm_batch))
+        .layer(DefaultBodyLimit::max(crate::extract::BATCH_BODY_LIMIT))
+}
