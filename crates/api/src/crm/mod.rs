@@ -1,13 +1,16 @@
 //! The Instagram DM CRM's routes (seed 001; core in `everreach_core::crm`) and its
-//! registration ([`DOMAIN`]): DM ingestion (`dm.rs`). Contacts, conversations,
+//! registration ([`DOMAIN`]): DM ingestion (`dm.rs`), a contact's score and next best
+//! action (`contacts.rs`). Contacts, conversations,
 //! patterns, templates and fit signals stay generic resources; the generic
 //! writes of messages, which would bypass ingestion, are refused with what to do.
 
+mod contacts;
 mod dm;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use everreach_core::crm::rules;
 use everreach_core::people::insights;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,10 +20,16 @@ use crate::domain::{Deps, Domain, DomainState, GenericOp, Handling, Op};
 
 pub const DOMAIN: Domain = Domain {
     name: "crm",
-    tags: &[(
-        "instagram-messages",
-        "Instagram DMs: ingested in batches, deduplicated, linked to contacts and to the people graph",
-    )],
+    tags: &[
+        (
+            "instagram-messages",
+            "Instagram DMs: ingested in batches, deduplicated, linked to contacts and to the people graph",
+        ),
+        (
+            "instagram-contacts",
+            "Instagram contacts: the Revio score explained, the stage, and the next best action",
+        ),
+    ],
     signed_in_routes,
     public_routes: OpenApiRouter::new,
     generic: &[
@@ -46,7 +55,7 @@ pub const DOMAIN: Domain = Domain {
             ),
         },
     ],
-    table_rules: &[],
+    table_rules: rules::TABLE_RULES,
     register_jobs: |_| Ok(()),
     // DM ingestion stores person events, which queue the people graph's insights
     sends_to: &[insights::QUEUE],
@@ -62,7 +71,16 @@ fn state(_: &Deps<'_>) -> DomainState {
 }
 
 fn signed_in_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let batch = OpenApiRouter::new()
         .routes(routes!(dm::ingest_dm_batch))
-        .layer(DefaultBodyLimit::max(crate::extract::BATCH_BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(crate::extract::BATCH_BODY_LIMIT));
+    OpenApiRouter::new()
+        .merge(batch)
+        .routes(routes!(contacts::contact_score))
+        .routes(routes!(contacts::contact_next_best_action))
+}
+
+/// A path id that is not a UUID names nothing: 404, as for another tenant's id.
+fn path_id(id: &str) -> Result<uuid::Uuid, crate::error::ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| crate::error::ApiError::NotFound)
 }

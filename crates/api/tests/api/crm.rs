@@ -142,9 +142,10 @@ async fn a_batch_creates_the_contact_thread_and_timeline_and_a_resend_changes_no
         person.as_str(),
         "linked to the people graph"
     );
+    // R = 1 (our turn answered), D = 0.19 (5.5 words) → 14; C = 1/6, P = 1/2 → 6
     assert_eq!(
-        contact["relationship_score"], 50,
-        "the seed's default until evidence exists"
+        contact["relationship_score"], 20,
+        "scored from the messages"
     );
     assert_eq!(
         contact["profile_url"],

@@ -11,7 +11,8 @@
 //! 5. every new message that is not spam becomes a `dm_sent` / `dm_reply` person event
 //!    through the people graph's ingestion (DESIGN §5): about the contact's person when
 //!    it has one, else about its `instagram` identity, whose person the contact is
-//!    then linked to.
+//!    then linked to;
+//! 6. the contacts with new messages are rescored ([`super::score::rescore`]).
 //!
 //! One `instagram_message.ingested` domain event records the batch's counts.
 
@@ -165,6 +166,14 @@ pub async fn store(tx: &mut TenantTx, dms: &[CheckedDm]) -> DomainResult<DmOutco
     // 4. conversations and contacts move on
     update_conversations(tx, dms, &new_messages, &contacts, &conversations).await?;
     update_contacts(tx, dms, &new_messages, &contacts, &people.by_username).await?;
+    // 6. their scores and stages follow the new evidence
+    let mut touched: Vec<Uuid> = new_messages
+        .iter()
+        .map(|&i| contacts[&dms[i].username].0)
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    super::score::rescore(tx, &touched).await?;
 
     if outcome.created + outcome.flagged > 0 {
         tx.log_event(

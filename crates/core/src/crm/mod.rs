@@ -10,7 +10,17 @@
 //!   patterns as ingestion applies them (both pure, unit-tested).
 //! - `dm.rs`: DM ingestion — contacts, conversations, messages, and their person
 //!   events on the people graph.
+//! - `revio.rs` (the five components, the score, the stage), `fit.rs` (fit signals
+//!   in messages), `nba.rs` (lanes and the next best action): pure, each formula
+//!   unit-tested and written out in docs/SCORING.md; `score.rs` runs them against
+//!   the database (rescoring after every write, the score explained, the suggestion).
+//! - `rules.rs`: what the generic resources must apply to the CRM's tables.
 
 pub mod dm;
+pub mod fit;
 pub mod model;
+pub mod nba;
 pub mod patterns;
+pub mod revio;
+pub mod rules;
+pub mod score;

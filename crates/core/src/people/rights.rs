@@ -65,7 +65,7 @@ impl About {
 /// Every table holding something about a person, children first: erase deletes in
 /// this order. A test holds the database's foreign keys to `people`, `contacts` and
 /// `instagram_contacts` against it ([`super::references`]).
-pub const PARTS: [(&str, About); 23] = [
+pub const PARTS: [(&str, About); 24] = [
     // e-mails that involve nobody else (every linked contact is theirs)
     (
         "emails",
@@ -81,6 +81,7 @@ pub const PARTS: [(&str, About); 23] = [
     ("enrichments", About::MailContact("contact_id")),
     ("contacts", About::Person("person_id")),
     ("instagram_messages", About::InstagramContact("contact_id")),
+    ("instagram_contact_stages", About::InstagramContact("contact_id")),
     ("instagram_conversations", About::InstagramContact("contact_id")),
     ("outreach_queue", About::InstagramContact("contact_id")),
     ("instagram_contacts", About::Person("person_id")),

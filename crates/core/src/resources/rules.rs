@@ -33,6 +33,13 @@ pub struct TableRule {
     pub after_write: Option<AfterWrite>,
 }
 
+/// Whether any rule of `table` has an `after_write` (which may change the row).
+pub fn has_after_write(rules: &[TableRule], table: &str) -> bool {
+    rules
+        .iter()
+        .any(|r| r.table == table && r.after_write.is_some())
+}
+
 /// Runs every `after_write` of `table`'s rules.
 pub async fn after_write(
     rules: &[TableRule],

@@ -338,8 +338,38 @@ impl Resources {
         tx.audit(r.table, audit::Operation::Insert, None, Some(&full))
             .await?;
         rules::after_write(&self.rules, r.table, &mut tx, std::slice::from_ref(&full)).await?;
+        let shown = self
+            .shown_after_rules(&mut tx, user_id, r, &full, shown)
+            .await?;
         tx.commit().await?;
         Ok(shown)
+    }
+
+    /// The row as shown once the rules' `after_write` ran, which may have changed it (a
+    /// rescored contact): read again in the write's transaction when the table has one.
+    async fn shown_after_rules(
+        &self,
+        tx: &mut PgConnection,
+        user_id: Uuid,
+        r: &Resource,
+        full: &Value,
+        shown: Value,
+    ) -> Result<Value, ResourceError> {
+        if !rules::has_after_write(&self.rules, r.table) {
+            return Ok(shown);
+        }
+        let sql = format!(
+            "SELECT {} FROM {} t WHERE t.user_id = $1 AND {}",
+            Self::projection(r),
+            r.qualified,
+            Self::key_match(r, 2)
+        );
+        let row: Option<Value> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(full)
+            .fetch_optional(tx)
+            .await?;
+        Ok(row.unwrap_or(shown))
     }
 
     pub async fn patch(
@@ -387,7 +417,10 @@ impl Resources {
         };
         tx.audit(r.table, audit::Operation::Update, Some(&old), Some(&full))
             .await?;
-        rules::after_write(&self.rules, r.table, &mut tx, &[old, full]).await?;
+        rules::after_write(&self.rules, r.table, &mut tx, &[old, full.clone()]).await?;
+        let shown = self
+            .shown_after_rules(&mut tx, user_id, r, &full, shown)
+            .await?;
         tx.commit().await?;
         Ok(shown)
     }
