@@ -6,3 +6,5 @@
 //! Laid out as the people graph is (docs/ARCHITECTURE.md, "Adding a domain"):
 //! - `seed.rs`: 001's pattern, template and fit-signal rows and the idempotent
 //!   seeding that sign-up and `everreach seed-patterns` run.
+
+pub mod seed;
