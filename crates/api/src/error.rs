@@ -325,6 +325,7 @@ impl From<AccountError> for ApiError {
                 detail: e.to_string(),
             },
             AccountError::Db(e) => db_error(e),
+            AccountError::Domain(e) => e.into(),
         }
     }
 }

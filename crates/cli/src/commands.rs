@@ -8,7 +8,7 @@ use everreach_core::secrets::{Keyring, columns};
 
 use crate::{
     BenchCommand, Command, DbCommand, ImportCommand, KeysCommand, MailCommand, TokenCommand,
-    UserCommand, bench, database, import, users,
+    UserCommand, bench, database, import, seed, users,
 };
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -155,6 +155,9 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Create { email, name },
         } => with_database(&config, |target| users::create_token(target, email, name)),
+        Command::SeedPatterns { email } => {
+            with_database(&config, |target| seed::patterns(target, email))
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod database;
 mod import;
 mod jobs;
 mod progress;
+mod seed;
 mod users;
 
 use std::process::ExitCode;
@@ -66,6 +67,14 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Give a user 001's automation patterns, next-best-action templates and fit
+    /// signals: adds only the ones they lack (sign-up already adds them all), so it is
+    /// safe to run again.
+    SeedPatterns {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
     },
     /// Outgoing mail (verification, invitation and password-reset links).
     Mail {

@@ -783,3 +783,76 @@ async fn mail_outbox_shows_held_mail_opened_newest_last() {
     assert!(bad.contains("--limit"), "{bad}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn seed_patterns_adds_only_what_a_user_lacks_and_names_an_unknown_email() {
+    let db = TestDb::new().await;
+    let ada = everreach_core::accounts::Accounts::new(db.app.clone())
+        .sign_up(
+            &everreach_core::accounts::Email::parse("ada@example.com").unwrap(),
+            &everreach_core::accounts::Password::parse("a long enough password").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    let dir = scratch_dir("seed");
+    let run = |email: &str| {
+        everreach()
+            .args(["seed-patterns", "--email", email])
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    // Sign-up seeded everything already.
+    let out = run("Ada@Example.com");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("nothing to add for Ada@Example.com: all 83 of 001's rows (35 known handles, 7 selectors, 5 skip patterns, 3 spam patterns, 20 next-best-action templates, 13 fit signals) are already there"),
+        "{err}"
+    );
+
+    // Two rows gone: exactly those come back, audited.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM automation_patterns WHERE user_id = '{0}' AND pattern_key = 'saraheashley';
+         DELETE FROM fit_signals WHERE user_id = '{0}' AND signal_key = 'no_topics';",
+        ada.id
+    )))
+    .execute(&db.admin)
+    .await
+    .unwrap();
+    let out = run("ada@example.com");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("added 1 known handle, 0 selectors, 0 skip patterns, 0 spam patterns, 0 next-best-action templates, 1 fit signal for ada@example.com"),
+        "{err}"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE user_id = $1 AND table_name = 'fit_signals'
+            AND new_values->>'added' = '1'",
+    )
+    .bind(ada.id)
+    .fetch_one(&db.admin)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1, "the addition is audited");
+
+    // A user made without the sign-up service (no seeded rows) gets all of them.
+    db.create_user("bare@example.com").await;
+    let out = run("bare@example.com");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("added 35 known handles, 7 selectors, 5 skip patterns, 3 spam patterns, 20 next-best-action templates, 13 fit signals for bare@example.com"),
+        "{err}"
+    );
+
+    let nobody = run("nobody@example.com");
+    assert!(
+        one_line_error(&nobody).contains("\"nobody@example.com\""),
+        "{}",
+        String::from_utf8_lossy(&nobody.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -303,7 +303,7 @@ async fn skip_patterns_drop_system_lines_and_spam_patterns_flag_or_drop_theirs()
         &alice,
         "spam_pattern",
         "t_prize",
-        "claim your prize",
+        "free cruise tickets",
         json!({"action": "skip"}),
     )
     .await;
@@ -323,7 +323,7 @@ async fn skip_patterns_drop_system_lines_and_spam_patterns_flag_or_drop_theirs()
         vec![
             dm("linus", "9:14 PM", false, 0),
             dm("linus", "DOGECOIN to the moon", false, 1),
-            dm("linus", "Claim your prize now!!", false, 2),
+            dm("linus", "FREE cruise tickets inside!!", false, 2),
             dm("linus", "what about dogecoin?", true, 3),
             dm("linus", "real talk: how do you plan posts?", false, 4),
         ],

@@ -14,7 +14,7 @@ use super::service::{AccountError, Principal};
 use super::token::{self, Kind};
 use super::{Email, Password, Role, SubscriptionTier, password};
 use crate::audit::{self, Operation};
-use crate::db::tenant;
+use crate::db::tenant::{self, TenantTx};
 
 /// An invitation link lasts this long.
 pub const INVITATION_TTL: Duration = Duration::days(7);
@@ -288,14 +288,17 @@ impl Companies {
             return Err(AccountError::InvalidLink);
         }
         let phc = password::hash(password).await;
+        // One transaction, as sign-up: the member, their audit row and their seeded
+        // rows (DESIGN §9).
+        let mut tx = self.pool.begin().await?;
         let user: Option<Uuid> = sqlx::query_scalar("SELECT accept_invitation($1, $2)")
             .bind(token::hash(link))
             .bind(phc)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(not_admin)?;
         let user = user.ok_or(AccountError::InvalidLink)?;
-        let mut tx = tenant::begin(&self.pool, user).await?;
+        let mut tx = TenantTx::act_for(tx, user).await?;
         let joined = serde_json::json!({ "id": user, "joined_by_invitation": true });
         audit::record(
             &mut tx,
@@ -306,6 +309,7 @@ impl Companies {
             Some(&joined),
         )
         .await?;
+        crate::crm::seed::seed(&mut tx).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -9,7 +9,8 @@ use super::store::{self, ApiToken, ProfilePatch};
 use super::token::{self, Kind};
 use super::{Email, Password, Role, User, password};
 use crate::audit::{self, Operation};
-use crate::db::tenant;
+use crate::crm;
+use crate::db::tenant::{self, TenantTx};
 
 /// A row as the audit log stores it.
 pub(crate) fn json(row: &impl serde::Serialize) -> serde_json::Value {
@@ -49,6 +50,9 @@ pub enum AccountError {
     CannotRemoveSelf,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// A domain's work that an account operation runs (seeding a new user's rows).
+    #[error(transparent)]
+    Domain(#[from] crate::DomainError),
 }
 
 /// The authenticated caller of a request.
@@ -104,7 +108,10 @@ impl Accounts {
         name: Option<&str>,
     ) -> Result<User, AccountError> {
         let phc = password::hash(password).await;
-        let user_id = store::sign_up(&self.pool, email.as_str(), Some(&phc), name)
+        // One transaction: the user, their audit row and their seeded rows (DESIGN
+        // §9) are all there or none is.
+        let mut tx = self.pool.begin().await?;
+        let user_id = store::sign_up(&mut tx, email.as_str(), Some(&phc), name)
             .await
             .map_err(|e| {
                 if is_unique_violation(&e, "users_email") {
@@ -113,7 +120,7 @@ impl Accounts {
                     e.into()
                 }
             })?;
-        let mut tx = tenant::begin(&self.pool, user_id).await?;
+        let mut tx = TenantTx::act_for(tx, user_id).await?;
         let user = store::find_user(&mut tx, user_id)
             .await?
             .ok_or(AccountError::NotFound)?;
@@ -126,6 +133,7 @@ impl Accounts {
             Some(&json(&user)),
         )
         .await?;
+        crm::seed::seed(&mut tx).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -181,9 +181,10 @@ pub async fn insert_email_verification(
     Ok(())
 }
 
-/// Sign-up through the SECURITY DEFINER `sign_up_user` (user + personal company).
+/// Sign-up through the SECURITY DEFINER `sign_up_user` (user + personal company), in
+/// the caller's transaction.
 pub async fn sign_up(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     email: &str,
     password_hash: Option<&str>,
     display_name: Option<&str>,
@@ -192,7 +193,7 @@ pub async fn sign_up(
         .bind(email)
         .bind(password_hash)
         .bind(display_name)
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await
 }
 

@@ -24,3 +24,4 @@ pub mod patterns;
 pub mod revio;
 pub mod rules;
 pub mod score;
+pub mod seed;

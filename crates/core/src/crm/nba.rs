@@ -40,12 +40,16 @@ pub const PLACEHOLDERS: [&str; 5] = [
     "their_definition_of_win",
 ];
 
-/// `{word}` placeholders in a template that are not in [`PLACEHOLDERS`].
+/// The `{word}` placeholders in a template that are not [`PLACEHOLDERS`], each once,
+/// in order (001's `___` is a blank the user fills, not a placeholder).
 pub fn unknown_placeholders(text: &str) -> Vec<String> {
-    placeholders(text)
-        .into_iter()
-        .filter(|p| !PLACEHOLDERS.contains(&p.as_str()))
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for p in placeholders(text) {
+        if !PLACEHOLDERS.contains(&p.as_str()) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Every `{word}` in a text, in order.
@@ -435,5 +439,22 @@ mod tests {
             ["firstname"]
         );
         assert!(unknown_placeholders("how's it feeling now that ___ is live?").is_empty());
+    }
+
+    #[test]
+    fn unknown_placeholders_finds_words_in_braces_not_in_the_list() {
+        assert_eq!(
+            unknown_placeholders("hey {first_name}, how's {what_theyre_building}?"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            unknown_placeholders("hey {firstname} — {company} and {company} again, {first_name}"),
+            vec!["firstname".to_string(), "company".to_string()]
+        );
+        assert_eq!(
+            unknown_placeholders("now that ___ is live { not one } {} {open"),
+            Vec::<String>::new()
+        );
+        assert_eq!(unknown_placeholders("{{name}}"), vec!["name".to_string()]);
     }
 }

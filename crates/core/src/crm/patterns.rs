@@ -29,8 +29,20 @@ pub struct PatternRow {
 /// What a spam pattern does to a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpamAction {
+    /// Keep the message, marked as spam.
     Flag,
+    /// Drop it.
     Skip,
+}
+
+impl SpamAction {
+    /// As written in `metadata.action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpamAction::Flag => "flag",
+            SpamAction::Skip => "skip",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -232,7 +232,7 @@ pub async fn rescore(tx: &mut TenantTx, ids: &[Uuid]) -> DomainResult<()> {
             reason.push(why);
         }
         stage.push(now_stage);
-        fits.push(serde_json::to_value(&a.fit_hits_stored()).unwrap_or(Value::Array(Vec::new())));
+        fits.push(Value::Array(a.fit_hits_stored()));
         trust.push(trust_json(a));
     }
     sqlx::query(

@@ -84,6 +84,27 @@ impl TenantTx {
         })
     }
 
+    /// Makes a transaction already under way act for `user_id` as the user, from here
+    /// on. For a user who does not exist until this transaction creates them
+    /// (sign-up, an accepted invitation): their first rows are written in the same
+    /// transaction as the user, so a failure leaves no half-made account.
+    pub async fn act_for(
+        mut tx: Transaction<'static, Postgres>,
+        user_id: Uuid,
+    ) -> Result<TenantTx, sqlx::Error> {
+        sqlx::query(
+            "SELECT set_config('app.user_id', $1, true), set_config('app.actor', '', true)",
+        )
+        .bind(user_id.hyphenated().to_string())
+        .execute(&mut *tx)
+        .await?;
+        Ok(TenantTx {
+            tx,
+            user_id,
+            actor: Actor::User,
+        })
+    }
+
     /// The tenant this transaction acts for.
     pub fn user_id(&self) -> Uuid {
         self.user_id

@@ -5,6 +5,7 @@
 )]
 
 mod accounts;
+mod crm;
 mod mailer;
 mod people;
 mod schema;
