@@ -1,11 +1,12 @@
 //! The Instagram DM CRM's routes (seed 001; core in `everreach_core::crm`) and its
 //! registration ([`DOMAIN`]): DM ingestion (`dm.rs`), a contact's score and next best
-//! action (`contacts.rs`). Contacts, conversations,
+//! action (`contacts.rs`), 001's documented queries (`queries.rs`). Contacts, conversations,
 //! patterns, templates and fit signals stay generic resources; the generic
 //! writes of messages, which would bypass ingestion, are refused with what to do.
 
 mod contacts;
 mod dm;
+mod queries;
 
 use std::sync::Arc;
 
@@ -78,6 +79,11 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
         .merge(batch)
         .routes(routes!(contacts::contact_score))
         .routes(routes!(contacts::contact_next_best_action))
+        .routes(routes!(queries::contact_health))
+        .routes(routes!(queries::needing_attention))
+        .routes(routes!(queries::weekly_tasks))
+        .routes(routes!(queries::search_messages))
+        .routes(routes!(queries::active_fit_signals))
 }
 
 /// A path id that is not a UUID names nothing: 404, as for another tenant's id.

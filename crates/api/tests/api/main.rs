@@ -9,6 +9,7 @@ mod accounts;
 mod company;
 mod conventions;
 mod crm;
+mod crm_queries;
 mod crm_score;
 mod domains;
 mod events;

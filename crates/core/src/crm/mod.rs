@@ -15,12 +15,15 @@
 //!   unit-tested and written out in docs/SCORING.md; `score.rs` runs them against
 //!   the database (rescoring after every write, the score explained, the suggestion).
 //! - `rules.rs`: what the generic resources must apply to the CRM's tables.
+//! - `queries.rs`: 001's documented queries (health, needing attention, weekly
+//!   tasks, message search, active fit signals).
 
 pub mod dm;
 pub mod fit;
 pub mod model;
 pub mod nba;
 pub mod patterns;
+pub mod queries;
 pub mod revio;
 pub mod rules;
 pub mod score;
