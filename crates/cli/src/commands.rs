@@ -152,6 +152,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => with_database(&config, |target| {
             import::events(target, import::Options { file, email, batch })
         }),
+        Command::Import {
+            command: ImportCommand::Dms { file, email, batch },
+        } => with_database(&config, |target| {
+            import::dms(target, import::Options { file, email, batch })
+        }),
         Command::Token {
             command: TokenCommand::Create { email, name },
         } => with_database(&config, |target| users::create_token(target, email, name)),

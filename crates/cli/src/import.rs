@@ -1,9 +1,11 @@
 //! `everreach import events FILE.jsonl --email USER`: one event per line, in the
-//! shape of `POST /api/v1/person-events`. The whole file is checked first — every
+//! shape of `POST /api/v1/person-events`; `everreach import dms FILE.jsonl --email
+//! USER`: one Instagram DM per line, in the shape of an item of `POST
+//! /api/v1/instagram-messages/batch`. The whole file is checked first — every
 //! malformed line and broken rule is reported as `FILE:LINE: field: why`, and then
-//! nothing is stored; a clean file is stored in batches of up to 10,000 through the
-//! same code as the batch API (each batch one transaction, duplicates skipped, so a
-//! run that stops half-way can simply be run again), with a progress bar on stderr.
+//! nothing is stored; a clean file is stored in batches through the same code as the
+//! batch API (each batch one transaction, duplicates skipped, so a run that stops
+//! half-way can simply be run again), with a progress bar on stderr.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use everreach_core::accounts::store;
+use everreach_core::crm::model as dm_model;
 use everreach_core::db::{Database, DbTarget, tenant};
 use everreach_core::people::ingest;
 use everreach_core::people::model::{EventInput, MAX_BATCH, NewEvent, Subject, check_event};
@@ -29,10 +32,10 @@ pub struct Options {
     pub batch: usize,
 }
 
-/// One line's event, or why not.
-fn parse_line(line: &str, now: chrono::DateTime<Utc>) -> Result<NewEvent, Vec<String>> {
+/// One line as `T`, or why not (`field: why`).
+fn parse_json<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, Vec<String>> {
     let de = &mut serde_json::Deserializer::from_str(line);
-    let input: EventInput = serde_path_to_error::deserialize(de).map_err(|e| {
+    serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let why = inner.to_string();
@@ -47,13 +50,21 @@ fn parse_line(line: &str, now: chrono::DateTime<Utc>) -> Result<NewEvent, Vec<St
         } else {
             vec![format!("{path}: {why}")]
         }
-    })?;
-    check_event(&input, now).map_err(|problems| {
-        problems
-            .into_iter()
-            .map(|(field, why)| format!("{}: {why}", field.trim_start_matches('/')))
-            .collect()
     })
+}
+
+/// Rule problems `(pointer, why)` as `field: why`.
+fn said(problems: Vec<(String, String)>) -> Vec<String> {
+    problems
+        .into_iter()
+        .map(|(field, why)| format!("{}: {why}", field.trim_start_matches('/')))
+        .collect()
+}
+
+/// One line's event, or why not.
+fn parse_line(line: &str, now: chrono::DateTime<Utc>) -> Result<NewEvent, Vec<String>> {
+    let input: EventInput = parse_json(line)?;
+    check_event(&input, now).map_err(said)
 }
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, std::io::Result<String>)>> {
@@ -177,5 +188,97 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
             "everreach: the people's insights and identities' seen times are brought up to date by the people.insights jobs; a running `everreach serve` or `everreach worker` does them (`everreach jobs list --queue people.insights` shows them)"
         );
     }
+    Ok(())
+}
+
+/// `everreach import dms`: Instagram DMs, one per line; checked whole, then stored in
+/// batches of up to 1,000 through DM ingestion.
+pub async fn dms(target: DbTarget, opts: Options) -> anyhow::Result<()> {
+    if opts.batch == 0 || opts.batch > dm_model::MAX_BATCH {
+        bail!("--batch must be from 1 to {}", dm_model::MAX_BATCH);
+    }
+    let name = opts.file.display().to_string();
+    let now = Utc::now();
+    let parse = |line: &str| -> Result<dm_model::DmInput, Vec<String>> {
+        let input: dm_model::DmInput = parse_json(line)?;
+        dm_model::check_dm(&input, now).map_err(said)?;
+        Ok(input)
+    };
+
+    // Pass 1: check everything, store nothing.
+    let (mut problems, mut total) = (0usize, 0usize);
+    for (n, line) in lines(&opts.file)? {
+        let line = line.with_context(|| format!("{name}:{n}: cannot be read as UTF-8 text"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        total += 1;
+        if let Err(whys) = parse(&line) {
+            for why in whys {
+                problems += 1;
+                if problems <= SHOWN_PROBLEMS {
+                    eprintln!("{name}:{n}: {why}");
+                }
+            }
+        }
+    }
+    if problems > 0 {
+        if problems > SHOWN_PROBLEMS {
+            eprintln!("… and {} more", problems - SHOWN_PROBLEMS);
+        }
+        bail!(
+            "{name}: {problems} problems in {total} messages; nothing was imported — fix the lines above and run again"
+        );
+    }
+    if total == 0 {
+        bail!("{name} holds no messages (one JSON object per line)");
+    }
+    let db = Database::open(target).await?;
+    let Some(user_id) = store::lookup_user_id(&db.app, &opts.email).await? else {
+        bail!(
+            "no user has the e-mail {:?}; create one with `everreach user create`",
+            opts.email
+        );
+    };
+
+    // Pass 2: store, a batch per transaction.
+    let mut progress = Progress::new(total as u64, "messages");
+    let mut sum = dm_model::DmOutcome::default();
+    let mut batch: Vec<dm_model::DmInput> = Vec::with_capacity(opts.batch);
+    let mut flush = async |batch: &mut Vec<dm_model::DmInput>| -> anyhow::Result<()> {
+        let o = everreach_core::crm::dm::ingest_tx(&db.app, user_id, batch).await?;
+        sum.created += o.created;
+        sum.duplicates += o.duplicates;
+        sum.flagged += o.flagged;
+        sum.skipped += o.skipped;
+        sum.contacts_created += o.contacts_created;
+        progress.inc(batch.len() as u64);
+        batch.clear();
+        Ok(())
+    };
+    for (n, line) in lines(&opts.file)? {
+        let line = line.with_context(|| format!("{name}:{n}: cannot be read"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let input = parse(&line).map_err(|whys| {
+            anyhow::anyhow!(
+                "{name}:{n}: {} (the file changed while importing?)",
+                whys.join("; ")
+            )
+        })?;
+        batch.push(input);
+        if batch.len() == opts.batch {
+            flush(&mut batch).await?;
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch).await?;
+    }
+    let seconds = progress.finish().as_secs_f64();
+    eprintln!(
+        "everreach: imported {total} messages from {name} in {seconds:.1} s: {} stored, {} duplicates skipped, {} flagged as spam, {} skipped by patterns, {} new contacts",
+        sum.created, sum.duplicates, sum.flagged, sum.skipped, sum.contacts_created
+    );
     Ok(())
 }

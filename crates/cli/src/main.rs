@@ -107,6 +107,19 @@ enum ImportCommand {
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
     },
+    /// Instagram DMs from a JSON Lines file (one message per line, as an item of
+    /// POST /api/v1/instagram-messages/batch); checked whole first, then stored in
+    /// batches: contacts, threads, timelines and scores follow.
+    Dms {
+        /// The .jsonl file.
+        file: std::path::PathBuf,
+        /// The user whose DMs these are.
+        #[arg(long)]
+        email: String,
+        /// Messages per transaction (1 to 1,000).
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -856,3 +856,67 @@ async fn seed_patterns_adds_only_what_a_user_lacks_and_names_an_unknown_email() 
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn import_dms_reports_bad_lines_then_imports_and_a_second_run_adds_nothing() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let dir = scratch_dir("import-dms");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dms.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"instagram_username": "grace", "message_text": "hi!", "is_outbound": false, "sent_at": "2026-11-30T10:00:00Z"}"#,
+            "\n",
+            r#"{"instagram_username": "grace", "message_text": "", "is_outbound": false, "sent_at": "2026-11-30T10:01:00Z"}"#,
+            "\n",
+            r#"{"instagram_username": "grace", "message_text": "yo", "sent_at": "2026-11-30T10:02:00Z", "mood": 3}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let run = || {
+        everreach()
+            .args(["import", "dms"])
+            .arg(&file)
+            .args(["--email", "alice@example.com"])
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let name = file.display().to_string();
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("{name}:2: message_text")), "{err}");
+    assert!(
+        err.contains(&format!("{name}:3: mood"))
+            || err.contains(&format!("{name}:3: unknown field")),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+
+    let good: Vec<String> = (0..12)
+        .map(|i| format!(r#"{{"instagram_username": "p{}", "message_text": "message {i}", "is_outbound": {}, "sent_at": "2026-11-30T10:{i:02}:00Z"}}"#, i % 3, i % 2 == 0))
+        .collect();
+    std::fs::write(&file, good.join("\n") + "\n").unwrap();
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("12 stored, 0 duplicates skipped"), "{err}");
+    assert!(err.contains("3 new contacts"), "{err}");
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("0 stored, 12 duplicates skipped"), "{err}");
+    let mut tx = everreach_core::db::tenant::begin(&db.app, alice)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM instagram_messages")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(n, 12);
+}

@@ -75,6 +75,23 @@
     }
   });
 
+  // The 24-hour reply window counts down in its own words (the server wrote the
+  // first ones; this keeps them true while the page stays open).
+  function countdown() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Math.floor((Date.parse(el.getAttribute("data-countdown")) - Date.now()) / 60000);
+      if (isNaN(left)) return;
+      if (left <= 0) {
+        el.textContent = "Instagram's 24-hour window has closed: this reply cannot be sent until they write again.";
+        el.removeAttribute("data-countdown");
+        return;
+      }
+      var text = el.textContent;
+      el.textContent = text.replace(/\d+ h \d+ min/, Math.floor(left / 60) + " h " + (left % 60) + " min");
+    });
+  }
+  setInterval(countdown, 30000);
+
   // An error summary takes focus so screen readers announce it.
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector("[data-autofocus]");

@@ -12,16 +12,19 @@ pub mod accounts;
 pub mod activity;
 pub mod assets;
 pub mod company;
+pub mod contact;
 pub mod csrf;
 pub mod error;
 pub mod fmt;
 pub mod form;
+pub mod inbox;
 pub mod jobs;
 pub mod people;
 pub mod person;
 pub mod session;
 pub mod settings;
 pub mod shell;
+pub mod today;
 
 use axum::Router;
 use axum::routing::get;
@@ -47,6 +50,9 @@ pub(crate) fn resource(
 pub fn pages() -> Router<AppState> {
     Router::new()
         .merge(accounts::routes())
+        .merge(today::routes())
+        .merge(inbox::routes())
+        .merge(contact::routes())
         .merge(people::routes())
         .merge(person::routes())
         .merge(settings::routes())

@@ -219,7 +219,11 @@ async fn list_page(
                 warmth: p.warmth_score.map_or(String::new(), |w| format!("{w:.0}")),
                 last_touch: fmt::when_opt(last, tz),
                 next_touch: fmt::when_opt(
-                    profile::next_touch(last, p.activity_state.as_deref()),
+                    profile::next_touch(
+                        last,
+                        p.activity_state.as_deref(),
+                        t.and_then(|t| t.keep_in_touch_days),
+                    ),
                     tz,
                 ),
             }

@@ -316,6 +316,9 @@ fn person_fields(p: &Person, form: Option<&Form>, problems: &Problems) -> Vec<Fi
             .value(p.primary_email.clone().unwrap_or_default()),
         Field::new("company", "Company", "text").value(p.company.clone().unwrap_or_default()),
         Field::new("role", "Role", "text").value(p.role.clone().unwrap_or_default()),
+        Field::new("keep_in_touch_days", "Keep in touch every (days)", "number")
+            .value(p.keep_in_touch_days.map(|d| d.to_string()).unwrap_or_default())
+            .hint("1 to 365. A message or e-mail on any channel resets it. Leave blank to follow their activity."),
     ];
     match form {
         Some(f) => fields.into_iter().map(|x| x.from(f, problems)).collect(),
@@ -613,6 +616,16 @@ async fn save_fields(
             if v.is_empty() { Value::Null } else { json!(v) },
         );
     }
+    // a number, or the text as typed (the resource names what is wrong with it)
+    let every = form.get("keep_in_touch_days").trim();
+    body.insert(
+        "keep_in_touch_days".into(),
+        match every.parse::<i64>() {
+            _ if every.is_empty() => Value::Null,
+            Ok(n) => json!(n),
+            Err(_) => json!(every),
+        },
+    );
     let people = crate::resource(&state, "people")?;
     match state
         .resources

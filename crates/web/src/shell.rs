@@ -14,6 +14,8 @@ use crate::assets::{self, Urls};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     None,
+    Today,
+    Inbox,
     People,
     Activity,
     Jobs,
@@ -72,6 +74,8 @@ impl Shell {
     pub fn current(&self, section: &str) -> &'static str {
         let here = match self.nav {
             Nav::None => "",
+            Nav::Today => "today",
+            Nav::Inbox => "inbox",
             Nav::People => "people",
             Nav::Activity => "activity",
             Nav::Jobs => "jobs",

@@ -871,3 +871,298 @@ async fn the_activity_page_streams_new_events_as_html_rows() {
     assert!(seen.contains("data: <li class=\"event\">"), "{seen}");
     assert!(!seen.contains("\ndata: \n"), "one row is one data line");
 }
+
+impl Browser<'_> {
+    /// Ingests DMs through the API with this browser's session; the answer.
+    async fn dms(&mut self, messages: serde_json::Value) -> serde_json::Value {
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/instagram-messages/batch")
+            .header(header::COOKIE, jar.join("; "))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({ "messages": messages }).to_string(),
+            ))
+            .unwrap();
+        let res = self.app.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let v: serde_json::Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert!(status.is_success(), "{status}: {v}");
+        v
+    }
+}
+
+/// A DM `minutes_ago` minutes before now.
+fn dm(who: &str, text: &str, outbound: bool, minutes_ago: i64) -> serde_json::Value {
+    let at = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+    serde_json::json!({"instagram_username": who, "message_text": text, "is_outbound": outbound,
+                       "sent_at": at.to_rfc3339(), "display_name": "Grace Hopper"})
+}
+
+#[tokio::test]
+async fn today_lists_contacts_with_what_to_say_and_mark_done_records_it() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let empty = b.get("/today").await;
+    assert!(
+        empty.body.contains("No Instagram conversations yet"),
+        "{}",
+        empty.body
+    );
+    let r = b
+        .dms(serde_json::json!([dm(
+            "grace",
+            "hey! loved your talk on compilers",
+            false,
+            60
+        )]))
+        .await;
+    let contact = r["results"][0]["contact_id"].as_str().unwrap().to_string();
+    let today = b.get("/today").await;
+    assert_eq!(today.status, StatusCode::OK);
+    assert!(today.body.contains("Grace Hopper"), "{}", today.body);
+    assert!(
+        today.body.contains("rewarm lane"),
+        "a score under 40 is in the rewarm lane: {}",
+        today.body
+    );
+    assert!(today.body.contains("Replies this week"));
+    // The suggestion is a template of the rewarm lane, ready to copy.
+    let at = today.body.find("name=\"text\"").unwrap();
+    let text_start = today.body[at..].find('>').unwrap() + at + 1;
+    let text_end = today.body[text_start..].find("</textarea>").unwrap() + text_start;
+    let suggestion = today.body[text_start..text_end].to_string();
+    assert!(!suggestion.is_empty());
+    let done = b
+        .submit(
+            "/today",
+            &format!("/today/{contact}/done"),
+            &[("text", "no rush — what are you focused on this month?")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/today?done=sent");
+    let sent: i64 = sqlx::query_scalar("SELECT count(*) FROM instagram_messages WHERE is_outbound AND message_text LIKE 'no rush%'")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1, "marked done is recorded as sent in the thread");
+}
+
+#[tokio::test]
+async fn the_inbox_puts_unread_first_and_a_reply_outside_the_window_says_why() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let old = b
+        .dms(serde_json::json!([dm(
+            "linus",
+            "old message from linus",
+            false,
+            3 * 24 * 60
+        )]))
+        .await;
+    b.dms(serde_json::json!([dm(
+        "linus",
+        "we replied",
+        true,
+        3 * 24 * 60 - 5
+    )]))
+    .await;
+    let fresh = b
+        .dms(serde_json::json!([dm(
+            "grace",
+            "are you around?",
+            false,
+            30
+        )]))
+        .await;
+    let inbox = b.get("/inbox").await;
+    let (g, l) = (
+        inbox.body.find("are you around?").unwrap(),
+        inbox.body.find("we replied").unwrap(),
+    );
+    assert!(g < l, "unread first");
+    let unread = b.get("/inbox?filter=unread").await;
+    assert!(unread.body.contains("are you around?") && !unread.body.contains("we replied"));
+
+    // Outside the 24-hour window: the reply comes back beside its field, kept.
+    let linus = old["results"][0]["conversation_id"].as_str().unwrap();
+    let thread = b.get(&format!("/inbox/{linus}")).await;
+    assert!(thread.body.contains("role=\"log\""));
+    assert!(
+        thread.body.contains("24-hour window closed"),
+        "{}",
+        thread.body
+    );
+    let refused = b
+        .submit(
+            &format!("/inbox/{linus}"),
+            &format!("/inbox/{linus}/reply"),
+            &[("message_text", "still there?")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("id=\"message_text-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(">still there?</textarea>"),
+        "input kept"
+    );
+
+    // Inside it: shown with a countdown; the reply is recorded and the thread is read.
+    let grace = fresh["results"][0]["conversation_id"].as_str().unwrap();
+    let thread = b.get(&format!("/inbox/{grace}")).await;
+    assert!(
+        thread.body.contains("You can reply for 23 h"),
+        "{}",
+        thread.body
+    );
+    assert!(thread.body.contains("data-countdown="));
+    let sent = b
+        .submit(
+            &format!("/inbox/{grace}"),
+            &format!("/inbox/{grace}/reply"),
+            &[("message_text", "yes! what's up?")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let after = b.get(&format!("/inbox/{grace}")).await;
+    assert!(after.body.contains("yes! what&#39;s up?"), "{}", after.body);
+    let unread = b.get("/inbox?filter=unread").await;
+    assert!(
+        !unread.body.contains("are you around?"),
+        "opening the thread read it"
+    );
+}
+
+#[tokio::test]
+async fn the_contact_page_explains_the_score_and_keeps_bad_input_beside_its_field() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let r = b
+        .dms(serde_json::json!([dm(
+            "grace",
+            "hi there, what do you think of my landing page?",
+            false,
+            10
+        )]))
+        .await;
+    let contact = r["results"][0]["contact_id"].as_str().unwrap().to_string();
+    let page = b.get(&format!("/contacts/{contact}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for words in [
+        "Resonance",
+        "Need clarity",
+        "Value delivered",
+        "Reliability",
+        "Consent",
+        "asked opinion",
+        "Evidence (",
+    ] {
+        assert!(page.body.contains(words), "{words}: {}", page.body);
+    }
+    // Value delivered: empty is refused beside its field.
+    let empty = b
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/value"),
+            &[("what", "  ")],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.body.contains("id=\"what-error\""));
+    let logged = b
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/value"),
+            &[("what", "sent my landing-page checklist")],
+        )
+        .await;
+    assert_eq!(logged.status, StatusCode::SEE_OTHER);
+    let page = b.get(&format!("/contacts/{contact}")).await;
+    assert!(page.body.contains("micro win delivered"), "{}", page.body);
+    // A forged stage name is refused beside the select; a real one is pinned.
+    let bad = b
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/stage"),
+            &[("stage", "besties")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"stage-error\""));
+    let pinned = b
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/stage"),
+            &[("stage", "trust_signals")],
+        )
+        .await;
+    assert_eq!(pinned.status, StatusCode::SEE_OTHER);
+    let page = b.get(&format!("/contacts/{contact}")).await;
+    assert!(page.body.contains("pinned by you"));
+
+    // Another user sees none of it.
+    let mut eve = Browser::new(&app);
+    eve.sign_up("eve@example.com").await;
+    assert_eq!(
+        eve.get(&format!("/contacts/{contact}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let conv = r["results"][0]["conversation_id"].as_str().unwrap();
+    assert_eq!(
+        eve.get(&format!("/inbox/{conv}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!eve.get("/inbox").await.body.contains("Grace"));
+}
+
+#[tokio::test]
+async fn a_keep_in_touch_cadence_comes_due_and_bad_values_stay_beside_the_field() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let person = b.person("email", "grace@example.com", "Grace Hopper").await;
+    let bad = b
+        .submit(
+            &format!("/people/{person}?edit=fields"),
+            &format!("/people/{person}/fields"),
+            &[("full_name", "Grace Hopper"), ("keep_in_touch_days", "400")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("id=\"keep_in_touch_days-error\""),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("value=\"400\""), "input kept");
+    let ok = b
+        .submit(
+            &format!("/people/{person}?edit=fields"),
+            &format!("/people/{person}/fields"),
+            &[("full_name", "Grace Hopper"), ("keep_in_touch_days", "7")],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    // Last touched just now: not due. Moved 8 days back: due.
+    assert!(!b.get("/today").await.body.contains("every 7 days"));
+    sqlx::query("UPDATE person_events SET occurred_at = now() - interval '8 days'")
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    let today = b.get("/today").await;
+    assert!(today.body.contains("every 7 days"), "{}", today.body);
+}

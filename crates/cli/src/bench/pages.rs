@@ -765,7 +765,8 @@ const TOUCHES_SQL: &str = "SELECT p.id AS person_id,
                          '{}') AS channels,
                 (SELECT e.occurred_at FROM person_events e
                   WHERE e.user_id = $1 AND e.person_id = p.id
-                  ORDER BY e.occurred_at DESC LIMIT 1) AS last_touch
+                  ORDER BY e.occurred_at DESC LIMIT 1) AS last_touch,
+                (SELECT x.keep_in_touch_days FROM people x WHERE x.user_id = $1 AND x.id = p.id) AS keep_in_touch_days
            FROM unnest($2::uuid[]) AS p(id)";
 
 const VIEWS_SQL: &str = "SELECT id, name::text, query, created_at FROM saved_views
@@ -842,7 +843,7 @@ struct Shown {
 /// The person page's statements.
 async fn bare_person(conn: &mut PgConnection, user: Uuid, id: Uuid) -> anyhow::Result<Shown> {
     let person: Option<Person> = sqlx::query_as(
-        "SELECT id, full_name, primary_email, company, role, created_at, updated_at
+        "SELECT id, full_name, primary_email, company, role, keep_in_touch_days, created_at, updated_at
            FROM people WHERE user_id = $1 AND id = $2",
     )
     .bind(user)
@@ -896,7 +897,7 @@ async fn bare_person(conn: &mut PgConnection, user: Uuid, id: Uuid) -> anyhow::R
     );
     let suggestions: Vec<SuggestionRow> = sqlx::query_as(
         "SELECT c.person_a, c.person_b, c.score::float8 AS score, c.evidence, c.computed_at,
-                o.id, o.full_name, o.primary_email, o.company, o.role, o.created_at, o.updated_at
+                o.id, o.full_name, o.primary_email, o.company, o.role, o.keep_in_touch_days, o.created_at, o.updated_at
            FROM person_merge_candidates c
            JOIN people o ON o.user_id = c.user_id
                         AND o.id = CASE WHEN c.person_a = $2 THEN c.person_b ELSE c.person_a END

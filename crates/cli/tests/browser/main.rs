@@ -20,6 +20,7 @@
     reason = "test helpers: a panic is a failed assertion with its line"
 )]
 
+mod crm;
 mod csrf;
 mod isolation;
 mod journey;

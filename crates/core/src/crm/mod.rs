@@ -17,9 +17,12 @@
 //! - `rules.rs`: what the generic resources must apply to the CRM's tables.
 //! - `queries.rs`: 001's documented queries (health, needing attention, weekly
 //!   tasks, message search, active fit signals).
+//! - `today.rs` and `inbox.rs`: what the Today and Inbox pages read and do (replies
+//!   within Instagram's 24-hour window, recorded through ingestion).
 
 pub mod dm;
 pub mod fit;
+pub mod inbox;
 pub mod model;
 pub mod nba;
 pub mod patterns;
@@ -28,3 +31,4 @@ pub mod revio;
 pub mod rules;
 pub mod score;
 pub mod seed;
+pub mod today;

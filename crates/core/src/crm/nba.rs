@@ -12,8 +12,9 @@
 //! A template fits the contact's stage when its `stage` names it, or names it the way
 //! 001's examples do (`context` for context_captured, `cold` in rewarm); `any` or no
 //! stage fits every stage; a template for another stage is used only when nothing
-//! else is left. Among those, one whose placeholders the card can fill comes first,
-//! then by `action_key`. In the offer lane the repeating fit signal's own
+//! else is left. Among those, one whose placeholders the card can fill comes first;
+//! among equals the order is a hash of the contact and the template (stable per
+//! contact, different across contacts, so a lane does not say the same words to all). In the offer lane the repeating fit signal's own
 //! `offer_template` is the text when it has one.
 
 use serde::Serialize;
@@ -180,6 +181,13 @@ fn stage_fit(template_stage: Option<&str>, stage: &str) -> u8 {
     }
 }
 
+/// FNV-1a of a text: a stable, well-spread order.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The suggestion.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NextBestAction {
@@ -230,7 +238,12 @@ pub fn choose(a: &Assessment, stage: &str, templates: &[Template], fill: &Fill) 
             )
         })
         .collect();
-    ranked.sort_by(|x, y| (x.0, x.1, &x.2.action_key).cmp(&(y.0, y.1, &y.2.action_key)));
+    // among equals, a different template per contact (stable for that contact), so
+    // two contacts in one lane do not get the very same words
+    let spread = |t: &Template| fnv(&format!("{}\u{0}{}", fill.username, t.action_key));
+    ranked.sort_by(|x, y| {
+        (x.0, x.1, spread(x.2), &x.2.action_key).cmp(&(y.0, y.1, spread(y.2), &y.2.action_key))
+    });
     let Some((fit, unfilled, t, filled)) = ranked.into_iter().next() else {
         return NextBestAction {
             lane,
@@ -245,7 +258,10 @@ pub fn choose(a: &Assessment, stage: &str, templates: &[Template], fill: &Fill) 
     };
     let how = match (fit, unfilled) {
         (0, _) => format!("written for stage {stage}"),
-        (1, _) => "written for any stage".to_string(),
+        (1, _) => match t.stage.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() && s != "any" => format!("written for {s} contacts"),
+            _ => "written for any stage".to_string(),
+        },
         _ => format!(
             "the lane has nothing for stage {stage}; this one is for {}",
             t.stage.as_deref().unwrap_or("any")

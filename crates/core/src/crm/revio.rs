@@ -226,6 +226,11 @@ fn cite(m: &Message) -> Cite {
     }
 }
 
+/// `n` and its noun: "1 turn", "3 turns".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn words(text: &str) -> usize {
     text.split_whitespace().count()
 }
@@ -315,7 +320,8 @@ fn resonance(messages: &[Message]) -> Component {
     let d = ((median_words - 2.0) / 18.0).clamp(0.0, 1.0);
     let why = if turns > 0 {
         format!(
-            "they answered {answered} of our {turns} turns within {ANSWER_WINDOW_DAYS} days (R = {r:.2}); their messages run {median_words} words at the median (D = {d:.2}); 12·R + 8·D"
+            "they answered {answered} of our {} within {ANSWER_WINDOW_DAYS} days (R = {r:.2}); their messages run {median_words} words at the median (D = {d:.2}); 12·R + 8·D",
+            count(turns, "turn", "turns")
         )
     } else if theirs.is_empty() {
         "no messages from them yet".to_string()
@@ -477,8 +483,9 @@ fn reliability(messages: &[Message], now: DateTime<Utc>) -> Component {
         score: clamp20(12.0 * c + 8.0 * p),
         max: 20,
         why: format!(
-            "we wrote in {} of the last {CADENCE_DAYS} days' weeks (C = {c:.2}, full at {CADENCE_FULL_WEEKS}); we answered {answered} of their {theirs} messages within {PROMPT_WINDOW_HOURS} h (P = {p:.2}); 12·C + 8·P",
-            weeks.len()
+            "we wrote in {} of the last {CADENCE_DAYS} days (C = {c:.2}, full at {CADENCE_FULL_WEEKS}); we answered {answered} of their {} within {PROMPT_WINDOW_HOURS} h (P = {p:.2}); 12·C + 8·P",
+            count(weeks.len(), "week", "weeks"),
+            count(theirs, "message", "messages")
         ),
         evidence,
     }
@@ -526,8 +533,8 @@ fn consent_level(trust: &[TrustSignal]) -> Component {
                 score: (5 * asks.len() as i32).min(10),
                 max: 20,
                 why: format!(
-                    "no explicit consent recorded; they asked our opinion {} times (5 each, at most 10)",
-                    asks.len()
+                    "no explicit consent recorded; they asked our opinion {} (5 each, at most 10)",
+                    count(asks.len(), "time", "times")
                 ),
                 evidence: asks.into_iter().map(cite_of).collect(),
             }

@@ -126,19 +126,22 @@ fn trust_json(a: &Assessment) -> Value {
     )
 }
 
-/// Reads contacts (locked) and their evidence; each with its assessment at `now`.
+/// Reads contacts (locked for the update when `lock`: rescoring) and their
+/// evidence; each with its assessment at `now`.
 async fn assess_contacts(
     tx: &mut TenantTx,
     ids: &[Uuid],
     now: DateTime<Utc>,
+    lock: bool,
 ) -> DomainResult<Vec<(ContactRow, Assessment)>> {
     let user_id = tx.user_id();
-    let contacts: Vec<ContactRow> = sqlx::query_as(
+    let contacts: Vec<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, instagram_username, display_name, relationship_stage, stage_override,
                 what_theyre_building, current_friction, their_definition_of_win, constraints,
                 preferred_contact_style, trust_signals, value_delivered_log
-           FROM instagram_contacts WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
-    )
+           FROM instagram_contacts WHERE user_id = $1 AND id = ANY($2) ORDER BY id{}",
+        if lock { " FOR UPDATE" } else { "" }
+    )))
     .bind(user_id)
     .bind(ids)
     .fetch_all(&mut **tx)
@@ -200,7 +203,7 @@ pub async fn rescore(tx: &mut TenantTx, ids: &[Uuid]) -> DomainResult<()> {
         return Ok(());
     }
     let now = Utc::now();
-    let assessed = assess_contacts(tx, ids, now).await?;
+    let assessed = assess_contacts(tx, ids, now, true).await?;
     let n = assessed.len();
     let mut id = Vec::with_capacity(n);
     let mut parts: [Vec<i32>; 5] = Default::default();
@@ -324,7 +327,7 @@ pub struct ScoreView {
 /// The score of contact `id`, each component with the rows behind it; `NotFound`
 /// for an id that is not one of the tenant's contacts.
 pub async fn explain(tx: &mut TenantTx, id: Uuid) -> DomainResult<ScoreView> {
-    let (c, a) = assess_contacts(tx, &[id], Utc::now())
+    let (c, a) = assess_contacts(tx, &[id], Utc::now(), false)
         .await?
         .into_iter()
         .next()
@@ -352,11 +355,18 @@ pub async fn explain(tx: &mut TenantTx, id: Uuid) -> DomainResult<ScoreView> {
 
 /// The next best action for contact `id` from the user's active templates.
 pub async fn next_best_action(tx: &mut TenantTx, id: Uuid) -> DomainResult<NextBestAction> {
-    let (c, a) = assess_contacts(tx, &[id], Utc::now())
+    next_best_actions(tx, &[id])
         .await?
-        .into_iter()
-        .next()
-        .ok_or(DomainError::NotFound)?;
+        .remove(&id)
+        .ok_or(DomainError::NotFound)
+}
+
+/// The next best action of each of `ids` (unknown ids left out).
+pub async fn next_best_actions(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, NextBestAction>> {
+    let assessed = assess_contacts(tx, ids, Utc::now(), false).await?;
     let templates: Vec<Template> = sqlx::query_as(
         "SELECT id, lane, stage, action_key, action_text FROM next_best_actions
           WHERE user_id = $1 AND is_active ORDER BY lane, action_key",
@@ -364,9 +374,14 @@ pub async fn next_best_action(tx: &mut TenantTx, id: Uuid) -> DomainResult<NextB
     .bind(tx.user_id())
     .fetch_all(&mut **tx)
     .await?;
-    let stage = c
-        .stage_override
-        .clone()
-        .unwrap_or_else(|| a.stage.to_string());
-    Ok(nba::choose(&a, &stage, &templates, &c.fill()))
+    Ok(assessed
+        .into_iter()
+        .map(|(c, a)| {
+            let stage = c
+                .stage_override
+                .clone()
+                .unwrap_or_else(|| a.stage.to_string());
+            (c.id, nba::choose(&a, &stage, &templates, &c.fill()))
+        })
+        .collect())
 }

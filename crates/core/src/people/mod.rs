@@ -12,9 +12,10 @@
 //!   `suggest` (suggestions, "not the same person"), `match_keys` (the incremental
 //!   index behind suggestions and search), `search`, `outbound`, `tracking`,
 //!   `rights` (export, erase), `references` (foreign keys held against merge and
-//!   erase), `insights` (recompute).
+//!   erase), `insights` (recompute), `cadence` (keep-in-touch cadences come due).
 //! - `store.rs`: ingestion's bulk statements and the ones several files share.
 
+pub mod cadence;
 pub mod handle;
 pub mod ingest;
 pub mod insights;

@@ -19,6 +19,8 @@ pub struct Person {
     pub primary_email: Option<String>,
     pub company: Option<String>,
     pub role: Option<String>,
+    /// Keep in touch every this many days (after the last touch on any channel).
+    pub keep_in_touch_days: Option<i32>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -70,7 +72,7 @@ pub struct Profile {
 pub async fn load(tx: &mut TenantTx, id: Uuid) -> Result<Option<Profile>, sqlx::Error> {
     let user_id = tx.user_id();
     let person: Option<Person> = sqlx::query_as(
-        "SELECT id, full_name, primary_email, company, role, created_at, updated_at
+        "SELECT id, full_name, primary_email, company, role, keep_in_touch_days, created_at, updated_at
            FROM people WHERE user_id = $1 AND id = $2",
     )
     .bind(user_id)
@@ -113,6 +115,8 @@ pub struct Touches {
     pub channels: Vec<String>,
     /// The latest event either way (theirs or ours).
     pub last_touch: Option<DateTime<Utc>>,
+    /// Their keep-in-touch cadence, when set.
+    pub keep_in_touch_days: Option<i32>,
 }
 
 /// Channels and last touch of each of `people` (one index probe per person for the
@@ -126,7 +130,8 @@ pub async fn touches(tx: &mut TenantTx, people: &[Uuid]) -> Result<Vec<Touches>,
                          '{}') AS channels,
                 (SELECT e.occurred_at FROM person_events e
                   WHERE e.user_id = $1 AND e.person_id = p.id
-                  ORDER BY e.occurred_at DESC LIMIT 1) AS last_touch
+                  ORDER BY e.occurred_at DESC LIMIT 1) AS last_touch,
+                (SELECT x.keep_in_touch_days FROM people x WHERE x.user_id = $1 AND x.id = p.id) AS keep_in_touch_days
            FROM unnest($2::uuid[]) AS p(id)",
     )
     .bind(user_id)
@@ -135,19 +140,21 @@ pub async fn touches(tx: &mut TenantTx, people: &[Uuid]) -> Result<Vec<Touches>,
     .await
 }
 
-/// When to get in touch again: the last touch plus a cadence by activity state —
-/// a week for someone active, two for warming, a month for cool, a quarter for
-/// dormant (until the keep-in-touch cadence of a person is set by hand). `None`
-/// without any touch.
+/// When to get in touch again: the last touch on any channel plus their
+/// keep-in-touch cadence when set (`keep_in_touch_days`), else a cadence by activity
+/// state — a week for someone active, two for warming, a month for cool, a quarter
+/// for dormant. `None` without any touch.
 pub fn next_touch(
     last_touch: Option<DateTime<Utc>>,
     activity_state: Option<&str>,
+    keep_in_touch_days: Option<i32>,
 ) -> Option<DateTime<Utc>> {
-    let days = match activity_state {
-        Some("active") => 7,
-        Some("warming") => 14,
-        Some("cool") => 30,
-        _ => 90,
+    let days = match (keep_in_touch_days, activity_state) {
+        (Some(d), _) => i64::from(d),
+        (None, Some("active")) => 7,
+        (None, Some("warming")) => 14,
+        (None, Some("cool")) => 30,
+        (None, _) => 90,
     };
     last_touch.map(|t| t + Duration::days(days))
 }
@@ -192,7 +199,7 @@ pub async fn suggestions_for(
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT c.person_a, c.person_b, c.score::float8 AS score, c.evidence, c.computed_at,
-                o.id, o.full_name, o.primary_email, o.company, o.role, o.created_at, o.updated_at
+                o.id, o.full_name, o.primary_email, o.company, o.role, o.keep_in_touch_days, o.created_at, o.updated_at
            FROM person_merge_candidates c
            JOIN people o ON o.user_id = c.user_id
                         AND o.id = CASE WHEN c.person_a = $2 THEN c.person_b ELSE c.person_a END
@@ -229,7 +236,7 @@ pub async fn suggestions_for(
 pub async fn people(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Person>, sqlx::Error> {
     let user_id = tx.user_id();
     sqlx::query_as(
-        "SELECT id, full_name, primary_email, company, role, created_at, updated_at
+        "SELECT id, full_name, primary_email, company, role, keep_in_touch_days, created_at, updated_at
            FROM people WHERE user_id = $1 AND id = ANY($2)",
     )
     .bind(user_id)
@@ -246,14 +253,22 @@ mod tests {
     fn next_touch_follows_the_activity_cadence() {
         let t = Utc::now();
         assert_eq!(
-            next_touch(Some(t), Some("active")),
+            next_touch(Some(t), Some("active"), None),
             Some(t + Duration::days(7))
         );
         assert_eq!(
-            next_touch(Some(t), Some("cool")),
+            next_touch(Some(t), Some("cool"), None),
             Some(t + Duration::days(30))
         );
-        assert_eq!(next_touch(Some(t), None), Some(t + Duration::days(90)));
-        assert_eq!(next_touch(None, Some("active")), None);
+        assert_eq!(
+            next_touch(Some(t), None, None),
+            Some(t + Duration::days(90))
+        );
+        assert_eq!(next_touch(None, Some("active"), None), None);
+        assert_eq!(
+            next_touch(Some(t), Some("active"), Some(45)),
+            Some(t + Duration::days(45)),
+            "a cadence set by hand wins"
+        );
     }
 }
