@@ -76,29 +76,26 @@ fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, std::io::Re
         .map(|(i, l)| (i + 1, l)))
 }
 
-pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
-    if opts.batch == 0 || opts.batch > MAX_BATCH {
-        bail!("--batch must be from 1 to {MAX_BATCH}");
-    }
-    let name = opts.file.display().to_string();
-    let now = Utc::now();
-
-    // Pass 1: check everything, store nothing.
-    let mut problems = 0usize;
-    let mut total = 0usize;
-    let mut named_people: HashSet<Uuid> = HashSet::new();
-    for (n, line) in lines(&opts.file)? {
+/// Pass 1: parses every non-blank line of `path`, printing each problem as
+/// `FILE:LINE: why` (the first [`SHOWN_PROBLEMS`]) and handing good items to `keep`;
+/// fails, naming how many problems in how many `what`s, when any line is wrong or
+/// the file holds none. The number of items.
+fn check_file<T>(
+    path: &Path,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T, Vec<String>>,
+    mut keep: impl FnMut(T),
+) -> anyhow::Result<usize> {
+    let name = path.display().to_string();
+    let (mut problems, mut total) = (0usize, 0usize);
+    for (n, line) in lines(path)? {
         let line = line.with_context(|| format!("{name}:{n}: cannot be read as UTF-8 text"))?;
         if line.trim().is_empty() {
             continue;
         }
         total += 1;
-        match parse_line(&line, now) {
-            Ok(e) => {
-                if let Subject::Person(id) = e.subject {
-                    named_people.insert(id);
-                }
-            }
+        match parse(&line) {
+            Ok(item) => keep(item),
             Err(whys) => {
                 for why in whys {
                     problems += 1;
@@ -114,12 +111,34 @@ pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
             eprintln!("… and {} more", problems - SHOWN_PROBLEMS);
         }
         bail!(
-            "{name}: {problems} problems in {total} events; nothing was imported — fix the lines above and run again"
+            "{name}: {problems} problems in {total} {what}; nothing was imported — fix the lines above and run again"
         );
     }
     if total == 0 {
-        bail!("{name} holds no events (one JSON object per line)");
+        bail!("{name} holds no {what} (one JSON object per line)");
     }
+    Ok(total)
+}
+
+pub async fn events(target: DbTarget, opts: Options) -> anyhow::Result<()> {
+    if opts.batch == 0 || opts.batch > MAX_BATCH {
+        bail!("--batch must be from 1 to {MAX_BATCH}");
+    }
+    let name = opts.file.display().to_string();
+    let now = Utc::now();
+
+    // Pass 1: check everything, store nothing.
+    let mut named_people: HashSet<Uuid> = HashSet::new();
+    let total = check_file(
+        &opts.file,
+        "events",
+        |line| parse_line(line, now),
+        |e| {
+            if let Subject::Person(id) = e.subject {
+                named_people.insert(id);
+            }
+        },
+    )?;
 
     let db = Database::open(target).await?;
     let Some(user_id) = store::lookup_user_id(&db.app, &opts.email).await? else {
@@ -206,33 +225,7 @@ pub async fn dms(target: DbTarget, opts: Options) -> anyhow::Result<()> {
     };
 
     // Pass 1: check everything, store nothing.
-    let (mut problems, mut total) = (0usize, 0usize);
-    for (n, line) in lines(&opts.file)? {
-        let line = line.with_context(|| format!("{name}:{n}: cannot be read as UTF-8 text"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        total += 1;
-        if let Err(whys) = parse(&line) {
-            for why in whys {
-                problems += 1;
-                if problems <= SHOWN_PROBLEMS {
-                    eprintln!("{name}:{n}: {why}");
-                }
-            }
-        }
-    }
-    if problems > 0 {
-        if problems > SHOWN_PROBLEMS {
-            eprintln!("… and {} more", problems - SHOWN_PROBLEMS);
-        }
-        bail!(
-            "{name}: {problems} problems in {total} messages; nothing was imported — fix the lines above and run again"
-        );
-    }
-    if total == 0 {
-        bail!("{name} holds no messages (one JSON object per line)");
-    }
+    let total = check_file(&opts.file, "messages", |line| parse(line), |_| {})?;
     let db = Database::open(target).await?;
     let Some(user_id) = store::lookup_user_id(&db.app, &opts.email).await? else {
         bail!(

@@ -75,6 +75,7 @@ struct ContactPage {
     trust_kinds: Vec<(String, String)>,
     value: Vec<(String, Option<When>)>,
     card: Vec<Field>,
+    card_action: String,
     next: Option<(String, String, String)>,
     /// What was typed in the trust or value form, kept when it comes back.
     note: String,
@@ -255,6 +256,7 @@ async fn render(
             })
             .collect(),
         card,
+        card_action: format!("/contacts/{id}/card"),
         next: next
             .text
             .clone()
@@ -307,20 +309,7 @@ async fn patch(
     id: Uuid,
     body: Map<String, Value>,
 ) -> PageResult<Option<Problems>> {
-    let contacts = crate::resource(state, "instagram-contacts")?;
-    match state
-        .resources
-        .patch(me.user_id(), &contacts, &id.to_string(), body)
-        .await
-    {
-        Ok(_) => Ok(None),
-        Err(e) => {
-            let api = ApiError::from(e);
-            Problems::from_api(&api)
-                .map(Some)
-                .ok_or(PageError::Api(api))
-        }
-    }
+    crate::patch_resource(state, me, "instagram-contacts", &id.to_string(), body).await
 }
 
 async fn save_stage(

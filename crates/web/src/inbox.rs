@@ -155,6 +155,7 @@ struct ThreadPage {
     suggestion: Option<(String, String, String)>,
     reply: String,
     card: Vec<Field>,
+    card_action: String,
     problems: Problems,
 }
 
@@ -219,20 +220,7 @@ pub async fn save_card_of(
             if v.is_empty() { Value::Null } else { json!(v) },
         );
     }
-    let contacts = crate::resource(state, "instagram-contacts")?;
-    match state
-        .resources
-        .patch(me.user_id(), &contacts, &contact.to_string(), body)
-        .await
-    {
-        Ok(_) => Ok(None),
-        Err(e) => {
-            let api = ApiError::from(e);
-            Problems::from_api(&api)
-                .map(Some)
-                .ok_or(PageError::Api(api))
-        }
-    }
+    crate::patch_resource(state, me, "instagram-contacts", &contact.to_string(), body).await
 }
 
 async fn render_thread(
@@ -291,6 +279,7 @@ async fn render_thread(
         }),
         reply,
         card,
+        card_action: format!("/inbox/{id}/card"),
         problems,
     };
     Ok(shell::render_form(has_errors, &page))

@@ -46,6 +46,27 @@ pub(crate) fn resource(
         ))
 }
 
+/// Patches row `id` of generic resource `name` for the signed-in user (validation,
+/// the domain's rules, audit); the problems by field when refused as bad input.
+pub(crate) async fn patch_resource(
+    state: &AppState,
+    me: &session::Signed,
+    name: &str,
+    id: &str,
+    body: serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<form::Problems>, error::PageError> {
+    let r = resource(state, name)?;
+    match state.resources.patch(me.user_id(), &r, id, body).await {
+        Ok(_) => Ok(None),
+        Err(e) => {
+            let api = everreach_api::error::ApiError::from(e);
+            form::Problems::from_api(&api)
+                .map(Some)
+                .ok_or(error::PageError::Api(api))
+        }
+    }
+}
+
 /// The pages' routes (without state): what [`app`] merges beside the API.
 pub fn pages() -> Router<AppState> {
     Router::new()
