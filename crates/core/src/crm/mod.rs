@@ -17,11 +17,15 @@
 //! - `rules.rs`: what the generic resources must apply to the CRM's tables.
 //! - `queries.rs`: 001's documented queries (health, needing attention, weekly
 //!   tasks, message search, active fit signals).
+//! - `outreach.rs`: the outreach queue — its state machine, daily caps and quiet
+//!   hours in the user's zone (pure, unit-tested), queueing, cancelling and retrying,
+//!   and the sender (a trait; the outbox sender records the DM through `dm.rs`).
 
 pub mod dm;
 pub mod fit;
 pub mod model;
 pub mod nba;
+pub mod outreach;
 pub mod patterns;
 pub mod queries;
 pub mod revio;
