@@ -9,6 +9,7 @@
 //! bounded time for the jobs in hand. Handlers must be idempotent: a job whose worker
 //! dies mid-way runs again after `expire_in`.
 
+pub mod crm;
 pub mod cron;
 mod handler;
 pub mod maintenance;

@@ -1004,3 +1004,99 @@ async fn the_nightly_recompute_reaches_everyone_and_match_keys_follow_the_insigh
             .unwrap();
     assert_eq!(schedules, ["people.insights.nightly"]);
 }
+
+#[tokio::test]
+async fn the_outreach_job_sends_every_tenants_due_messages() {
+    use everreach_core::crm::outreach::{self, NewOutreach, SettingsInput};
+    use everreach_core::db::tenant;
+    let db = TestDb::new().await;
+    let now = chrono::Utc::now();
+    // alice has two due, bob one due and one for next week, carol only next week's
+    let mut due = HashMap::new();
+    for (email, messages) in [
+        ("alice@example.com", vec![None, None]),
+        ("bob@example.com", vec![None, Some(7)]),
+        ("carol@example.com", vec![Some(7)]),
+    ] {
+        let user = db.create_user(email).await;
+        let mut tx = tenant::begin(&db.app, user).await.unwrap();
+        sqlx::query(
+            "INSERT INTO instagram_contacts (user_id, instagram_username) VALUES ($1, 'grace')",
+        )
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let never_quiet = SettingsInput {
+            daily_cap: Some(20),
+            quiet_start: Some("00:00".into()),
+            quiet_end: Some("00:00".into()),
+        };
+        outreach::put_settings(&mut tx, &never_quiet, now)
+            .await
+            .unwrap();
+        for (i, days) in messages.iter().enumerate() {
+            let input = NewOutreach {
+                contact_id: None,
+                username: Some("grace".into()),
+                message_text: Some(format!("hello {i}")),
+                priority: None,
+                scheduled_at: days.map(|d| now + chrono::Duration::days(d)),
+            };
+            outreach::enqueue(&mut tx, &input, now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        due.insert(user, messages.iter().filter(|m| m.is_none()).count() as i64);
+    }
+    let mut tenants = outreach::tenants_due(&db.app, now).await.unwrap();
+    tenants.sort_unstable();
+    let mut expected: Vec<Uuid> = due
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(u, _)| *u)
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(tenants, expected, "carol has nothing due");
+
+    let mut registry = Registry::new();
+    everreach_jobs::crm::register(&mut registry).unwrap();
+    assert!(
+        registry
+            .schedules()
+            .iter()
+            .any(|s| s.queue == outreach::QUEUE),
+        "it runs on a schedule"
+    );
+    let runner = Runner::start(db.app.clone(), registry, fast())
+        .await
+        .unwrap();
+    let id = send(
+        &db.app,
+        outreach::QUEUE,
+        json!(null),
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    wait_state(&db.app, id, "completed").await;
+    runner.shutdown().await;
+    let output = state(&db.app, id).await.2.unwrap();
+    assert_eq!(output["tenants"], 2, "{output}");
+    assert_eq!(output["sent"], 3, "{output}");
+    assert_eq!(output["errors"], 0, "{output}");
+    for (user, n) in due {
+        let mut tx = tenant::begin(&db.app, user).await.unwrap();
+        let (sent, messages): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM outreach_queue WHERE status = 'sent'),
+                    (SELECT count(*) FROM instagram_messages WHERE is_outbound AND sent_by_automation)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(
+            (sent, messages),
+            (n, n),
+            "each due message sent and recorded once"
+        );
+    }
+}

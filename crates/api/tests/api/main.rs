@@ -9,6 +9,7 @@ mod accounts;
 mod company;
 mod conventions;
 mod crm;
+mod crm_outreach;
 mod crm_queries;
 mod crm_score;
 mod domains;

@@ -19,12 +19,16 @@
 //!   tasks, message search, active fit signals).
 //! - `today.rs` and `inbox.rs`: what the Today and Inbox pages read and do (replies
 //!   within Instagram's 24-hour window, recorded through ingestion).
+//! - `outreach.rs`: the outreach queue — its state machine, daily caps and quiet
+//!   hours in the user's zone (pure, unit-tested), queueing, cancelling and retrying,
+//!   and the sender (a trait; the outbox sender records the DM through `dm.rs`).
 
 pub mod dm;
 pub mod fit;
 pub mod inbox;
 pub mod model;
 pub mod nba;
+pub mod outreach;
 pub mod patterns;
 pub mod queries;
 pub mod revio;
