@@ -5,6 +5,7 @@
 )]
 
 mod accounts;
+mod insights;
 mod mailer;
 mod people;
 mod schema;
