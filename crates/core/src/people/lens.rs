@@ -104,7 +104,7 @@ pub fn messages(events: &[OwnEvent]) -> Vec<&str> {
                     .is_some_and(|t| !t.trim().is_empty())
         })
         .collect();
-    authored.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+    authored.sort_by_key(|e| std::cmp::Reverse(e.occurred_at));
     authored
         .into_iter()
         .take(MAX_MESSAGES)
