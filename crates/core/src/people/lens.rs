@@ -222,6 +222,7 @@ mod tests {
         let mut events = vec![
             ev("instagram", "liked", n - Duration::days(1), None),
             ev("email", "email_received", n - Duration::days(100), None),
+            ev("instagram", "liked", n - Duration::days(52), None),
             ev("email", "opened_email", n - Duration::days(200), None),
             ev("email", "opened_email", n - Duration::days(400), None),
         ];
@@ -229,16 +230,16 @@ mod tests {
         events[1].sentiment = Some(0.0);
         let a = activity(&events, n);
         assert_eq!(a.last_active, Some(n - Duration::days(1)));
-        assert_eq!(a.events_90d, 1);
+        assert_eq!(a.events_90d, 2);
         assert_eq!(a.mean_sentiment, Some(0.5));
-        assert_eq!(a.weekday.iter().sum::<i64>(), 3, "the last year only");
-        assert_eq!(a.month.iter().sum::<i64>(), 3);
+        assert_eq!(a.weekday.iter().sum::<i64>(), 4, "the last year only");
+        assert_eq!(a.month.iter().sum::<i64>(), 4);
         // 2026-11-21 is a Saturday
         assert_eq!(a.weekday[5], 1);
         assert_eq!(a.month[10], 1);
         assert_eq!(
             a.channels,
-            vec![("email".to_string(), 1), ("instagram".to_string(), 1)],
+            vec![("email".to_string(), 1), ("instagram".to_string(), 2)],
             "the last 180 days"
         );
         let none = activity(&[], n);
