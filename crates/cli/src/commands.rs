@@ -119,6 +119,25 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench {
             command:
+                BenchCommand::Insights {
+                    people,
+                    events,
+                    samples,
+                    json,
+                    keep,
+                },
+        } => {
+            let opts = bench::insights::Options {
+                people,
+                events,
+                samples,
+                json,
+                keep,
+            };
+            with_database(&config, |target| bench::insights::run(target, opts))
+        }
+        Command::Bench {
+            command:
                 BenchCommand::Load {
                     addr,
                     path,

@@ -192,6 +192,22 @@ enum BenchCommand {
         #[arg(long, hide = true)]
         keep: bool,
     },
+    /// Person insights: a full recompute (the nightly path) against one hand-written
+    /// SQL pass, and one person's recompute after a new message.
+    Insights {
+        #[arg(long, default_value_t = 10_000)]
+        people: u64,
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Incremental recomputes timed (at least 200).
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        #[arg(long)]
+        json: bool,
+        /// Keep the bench user and its data (to EXPLAIN the statements after).
+        #[arg(long, hide = true)]
+        keep: bool,
+    },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]
     Load {

@@ -650,6 +650,44 @@ async fn bench_ingest_reports_ingest_and_timeline_with_baselines() {
     assert_eq!(left, 0, "the bench removes its rows");
 }
 
+#[tokio::test]
+async fn bench_insights_reports_the_full_and_incremental_recompute_with_baselines() {
+    let db = TestDb::new().await;
+    let result = bench_json(
+        &db,
+        "bench-insights",
+        &[
+            "insights",
+            "--people",
+            "100",
+            "--events",
+            "400",
+            "--samples",
+            "200",
+        ],
+    );
+    assert_eq!(result["bench"], "insights");
+    assert_eq!(result["people"], 100);
+    assert_eq!(result["full"]["people_recomputed"], 100);
+    assert_eq!(result["baseline"]["rows"], 100);
+    for field in [
+        "ratio",
+        "full.seconds",
+        "baseline.seconds",
+        "incremental.p99_ms",
+        "incremental.baseline.p99_ms",
+    ] {
+        let value = field.split('.').fold(&result, |v, k| &v[k]);
+        assert!(value.as_f64().unwrap() > 0.0, "{field}: {result}");
+    }
+    assert_eq!(result["incremental"]["samples"], 200);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM person_term_df")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the bench removes its rows");
+}
+
 /// A worker process killed with SIGKILL in the middle of a job (its handler blocked on
 /// a row lock the test holds) never finishes it; another worker process completes the
 /// job once it has expired, as a retry.

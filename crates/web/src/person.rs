@@ -266,6 +266,29 @@ fn insights_in_words(p: &Profile) -> Vec<(&'static str, String)> {
             ));
         }
     }
+    out.extend(interests_in_words(i.interests.as_ref()));
+    out.extend(tone_in_words(i.tone_preferences.as_ref()));
+    if let (Some(channel), Some(hour), Some(e)) =
+        (&i.best_channel, i.best_send_hour, &i.best_send_evidence)
+    {
+        let n = |k: &str| e.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let what = if e.get("basis").and_then(Value::as_str) == Some("replies") {
+            "replies"
+        } else {
+            "events"
+        };
+        out.push((
+            "Best time to reach",
+            format!(
+                "{} around {hour:02}:00 your time — {} of their {} {what} of the last year came on {}, {} in that hour.",
+                channel_label(channel),
+                n("channel_events"),
+                n("events"),
+                channel_label(channel),
+                n("hour_events"),
+            ),
+        ));
+    }
     if let Some(Value::Object(season)) = &i.seasonality
         && let Some(Value::Array(days)) = season.get("weekday_mon_first")
     {
@@ -305,6 +328,79 @@ fn insights_in_words(p: &Profile) -> Vec<(&'static str, String)> {
         out.push(("Last active", fmt::ago(t, Utc::now())));
     }
     out
+}
+
+/// "Writes most about glaze recipes, pottery and workshops", from the stored interests.
+fn interests_in_words(interests: Option<&Value>) -> Option<(&'static str, String)> {
+    let list = interests?.as_array()?;
+    let terms: Vec<String> = list
+        .iter()
+        .filter_map(|i| {
+            let term = i.get("term")?.as_str()?;
+            let events = i.get("events")?.as_i64()?;
+            Some(format!(
+                "{term} ({events} message{})",
+                if events == 1 { "" } else { "s" }
+            ))
+        })
+        .collect();
+    if terms.is_empty() {
+        return Some((
+            "Interests",
+            "Nothing stands out in their messages yet.".into(),
+        ));
+    }
+    Some((
+        "Interests",
+        format!(
+            "Writes most about {} — the words and phrases they use often and others you know use less.",
+            terms.join(", ")
+        ),
+    ))
+}
+
+/// "Casual, uses emoji, short messages; writes in English (12 messages)."
+fn tone_in_words(tone: Option<&Value>) -> Option<(&'static str, String)> {
+    let tone = tone?;
+    let messages = tone.get("messages").and_then(Value::as_i64).unwrap_or(0);
+    let words: Vec<&str> = tone
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(|label| match label {
+                    "formal" => "formal",
+                    "casual" => "casual",
+                    "emoji" => "uses emoji",
+                    "short-form" => "short messages",
+                    "medium-form" => "medium-length messages",
+                    "long-form" => "long messages",
+                    "inquisitive" => "asks questions",
+                    other => other,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let language = match tone.get("language").and_then(Value::as_str) {
+        Some("en") => "English",
+        Some("es") => "Spanish",
+        Some("pt") => "Portuguese",
+        Some("fr") => "French",
+        Some("de") => "German",
+        _ => "a language we could not tell",
+    };
+    let plural = if messages == 1 { "" } else { "s" };
+    let text = if words.is_empty() {
+        format!("Too few messages to judge ({messages} so far); writes in {language}.")
+    } else {
+        let mut first = words.join(", ");
+        if let Some(c) = first.get(..1) {
+            first = c.to_uppercase() + &first[1..];
+        }
+        format!("{first}; writes in {language} (from {messages} message{plural}).")
+    };
+    Some(("Tone", text))
 }
 
 fn person_fields(p: &Person, form: Option<&Form>, problems: &Problems) -> Vec<Field> {
@@ -846,5 +942,39 @@ pub fn channel_label(channel: &str) -> &str {
         "bluesky" => "Bluesky",
         "pinterest" => "Pinterest",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn interests_and_tone_in_words() {
+        let interests = json!([
+            {"term": "glaze recipes", "weight": 2.95, "events": 3, "count": 3, "people": 1},
+            {"term": "pottery", "weight": 2.38, "events": 1, "count": 2, "people": 1}
+        ]);
+        let (_, text) = interests_in_words(Some(&interests)).unwrap();
+        assert!(
+            text.starts_with("Writes most about glaze recipes (3 messages), pottery (1 message)"),
+            "{text}"
+        );
+        assert_eq!(interests_in_words(None), None);
+        let tone =
+            json!({"labels": ["casual", "emoji", "short-form"], "messages": 4, "language": "pt"});
+        let (_, text) = tone_in_words(Some(&tone)).unwrap();
+        assert_eq!(
+            text,
+            "Casual, uses emoji, short messages; writes in Portuguese (from 4 messages)."
+        );
+        let few = json!({"labels": [], "messages": 1, "language": "unknown"});
+        let (_, text) = tone_in_words(Some(&few)).unwrap();
+        assert!(
+            text.starts_with("Too few messages to judge (1 so far)"),
+            "{text}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod ingest;
+pub mod insights;
 pub mod jobs;
 pub mod load;
 pub mod pages;

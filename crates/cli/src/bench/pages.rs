@@ -862,7 +862,8 @@ async fn bare_person(conn: &mut PgConnection, user: Uuid, id: Uuid) -> anyhow::R
     let _insight: Option<Insight> = sqlx::query_as(
         "SELECT warmth_score::float8 AS warmth_score, activity_state, channel_preferences,
                 extract(epoch FROM avg_reply_time)::float8 AS avg_reply_secs, last_active_at,
-                seasonality, updated_at
+                seasonality, interests, tone_preferences, best_channel, best_send_hour,
+                best_send_evidence, updated_at
            FROM person_insights WHERE user_id = $1 AND person_id = $2",
     )
     .bind(user)

@@ -10,19 +10,29 @@
 //! seen times here rather than in the batch keeps ingestion free of row locks on
 //! existing identities. Warmth and activity state decay with time alone, so a
 //! nightly job on [`NIGHTLY_QUEUE`] ([`enqueue_everyone`]) queues everyone of every
-//! tenant for a recompute too. What is computed from the stream: `last_active_at`,
+//! tenant for a recompute too. A recompute reads each person's own events once
+//! (`super::lens` makes the figures of them) and stores `last_active_at`,
 //! `activity_state`, `channel_preferences`, `seasonality`, `avg_reply_time` (from our
-//! messages' reply times) and `warmth_score`. `interests` and `tone_preferences` need
-//! a language model and are left as they are.
+//! messages' reply times), `warmth_score`, `interests` (TF-IDF against the tenant's
+//! people, `super::interests`), `tone_preferences` (`super::tone`), and
+//! `best_channel` / `best_send_hour` with their evidence — no language model.
+//! docs/SCORING.md gives every formula.
+
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::db::tenant::TenantTx;
 
+use super::interests::{self, Count, count_terms, df_changes, top_interests};
+use super::lens::{Activity, BestSend, OwnEvent, activity, best_send, messages};
 use super::store;
+use super::text::AUTHORED_TYPES;
+use super::tone::{self, Tone};
 use crate::jobs::{self, JobError, SendOptions};
 
 /// The queue of insight recomputes (created by migration).
@@ -266,48 +276,49 @@ pub fn shares(counts: &[(String, i64)]) -> Map<String, Value> {
     out
 }
 
-/// What one pass over a person's events (their own activity, not our messages)
-/// yields.
-#[derive(sqlx::FromRow)]
-struct Stream {
-    person_id: Uuid,
-    last_active: Option<DateTime<Utc>>,
-    events_90d: i64,
-    mean_sentiment: Option<f64>,
-    /// Events of the last year per ISO weekday, Monday first.
-    weekday: Vec<i64>,
-    /// Events of the last year per month, January first.
-    month: Vec<i64>,
+/// The recompute's one read of the people's events: every event of theirs that is
+/// not ours, with its text only when it is their own words.
+const EVENTS_SQL: &str =
+    "SELECT person_id, channel, event_type, occurred_at, sentiment::float8 AS sentiment,
+                CASE WHEN event_type = ANY($4) THEN content_excerpt END AS content_excerpt
+           FROM person_events
+          WHERE user_id = $1 AND person_id = ANY($2) AND event_type <> ALL($3)";
+
+/// What a recompute makes of one person before interests are weighed.
+struct Read {
+    activity: Activity,
+    best: Option<BestSend>,
+    tone: Option<Tone>,
+    /// Their messages' terms (`None`: no message at all).
+    terms: Option<BTreeMap<String, Count>>,
+    messages: usize,
 }
 
-/// The per-person pass: totals and the last year's weekday and month counts (UTC),
-/// the counts as arrays of `count(*) FILTER (…)` so it stays one row a person (each
-/// event's weekday and month computed once, below the aggregates).
-static STREAM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let weekday: Vec<String> = (1..=7)
-        .map(|d| format!("count(e.id) FILTER (WHERE e.this_year AND e.dow = {d})"))
-        .collect();
-    let month: Vec<String> = (1..=12)
-        .map(|m| format!("count(e.id) FILTER (WHERE e.this_year AND e.mon = {m})"))
-        .collect();
-    format!(
-        "SELECT p.id AS person_id, max(e.occurred_at) AS last_active,
-                count(e.id) FILTER (WHERE e.occurred_at > now() - interval '90 days') AS events_90d,
-                avg(e.sentiment)::float8 AS mean_sentiment,
-                ARRAY[{}]::int8[] AS weekday, ARRAY[{}]::int8[] AS month
-           FROM unnest($2::uuid[]) AS p(id)
-           LEFT JOIN (SELECT x.id, x.person_id, x.occurred_at, x.sentiment,
-                             x.occurred_at > now() - interval '1 year' AS this_year,
-                             date_part('isodow', x.occurred_at AT TIME ZONE 'UTC')::int AS dow,
-                             date_part('month', x.occurred_at AT TIME ZONE 'UTC')::int AS mon
-                        FROM person_events x
-                       WHERE x.user_id = $1 AND x.person_id = ANY($2) AND x.event_type <> ALL($3)) e
-             ON e.person_id = p.id
-          GROUP BY p.id",
-        weekday.join(", "),
-        month.join(", ")
-    )
-});
+fn read_person(events: &[OwnEvent], tz: Tz, now: DateTime<Utc>) -> Read {
+    let texts = messages(events);
+    let tone = tone::tone(&texts);
+    let terms = tone
+        .as_ref()
+        .map(|t| count_terms(texts.iter().copied(), t.language));
+    Read {
+        activity: activity(events, now),
+        best: best_send(events, tz, now),
+        messages: tone.as_ref().map_or(0, |t| t.messages),
+        tone,
+        terms,
+    }
+}
+
+/// The user's time zone (`users.timezone`), UTC when unset or unknown.
+async fn user_zone(tx: &mut TenantTx) -> Result<Tz, sqlx::Error> {
+    let user_id = tx.user_id();
+    let name: Option<String> = sqlx::query_scalar("SELECT timezone FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten();
+    Ok(name.and_then(|n| n.parse().ok()).unwrap_or(Tz::UTC))
+}
 
 /// Recomputes and stores the insights of `people` (those gone since are skipped) in
 /// a few set-wide statements whatever their number; returns how many were stored.
@@ -338,60 +349,125 @@ pub async fn recompute_many(tx: &mut TenantTx, people: &[Uuid]) -> Result<usize,
         .fetch_one(&mut **tx)
         .await?;
     let now = Utc::now();
-    let streams: Vec<Stream> = sqlx::query_as(sqlx::AssertSqlSafe(STREAM_SQL.as_str()))
+    let tz = user_zone(tx).await?;
+    let events: Vec<OwnEvent> = sqlx::query_as(EVENTS_SQL)
         .bind(user_id)
         .bind(&present)
         .bind(&OUTBOUND_TYPES[..])
+        .bind(&AUTHORED_TYPES[..])
         .fetch_all(&mut **tx)
         .await?;
-    let per_channel: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT e.person_id, e.channel, count(*) FROM person_events e
-          WHERE e.user_id = $1 AND e.person_id = ANY($2) AND e.event_type <> ALL($3)
-            AND e.occurred_at > now() - interval '180 days'
-          GROUP BY e.person_id, e.channel ORDER BY e.person_id, e.channel",
+    let mut by_person: HashMap<Uuid, Vec<OwnEvent>> = HashMap::new();
+    for e in events {
+        by_person.entry(e.person_id).or_default().push(e);
+    }
+    let reads: Vec<Read> = present
+        .iter()
+        .map(|p| read_person(by_person.get(p).map_or(&[][..], Vec::as_slice), tz, now))
+        .collect();
+    drop(by_person);
+
+    // Document frequencies as they will be once this recompute's terms are stored.
+    let old: HashMap<Uuid, Vec<String>> = sqlx::query_as::<_, (Uuid, Vec<String>)>(
+        "SELECT person_id, coalesce(terms, '{}') FROM person_insights WHERE user_id = $1 AND person_id = ANY($2)",
     )
     .bind(user_id)
     .bind(&present)
-    .bind(&OUTBOUND_TYPES[..])
     .fetch_all(&mut **tx)
-    .await?;
-    let mut channels: std::collections::HashMap<Uuid, Vec<(String, i64)>> =
-        std::collections::HashMap::new();
-    for (person, channel, n) in per_channel {
-        channels.entry(person).or_default().push((channel, n));
-    }
+    .await?
+    .into_iter()
+    .collect();
+    let new_terms: Vec<Vec<String>> = reads
+        .iter()
+        .map(|r| {
+            r.terms
+                .as_ref()
+                .map_or_else(Vec::new, |t| t.keys().cloned().collect())
+        })
+        .collect();
+    let changes = df_changes(
+        present
+            .iter()
+            .zip(&new_terms)
+            .map(|(p, new)| (old.get(p).map_or(&[][..], Vec::as_slice), new.as_slice())),
+    );
+    let mut wanted: Vec<&str> = new_terms.iter().flatten().map(String::as_str).collect();
+    wanted.push(interests::EVERYONE);
+    wanted.sort_unstable();
+    wanted.dedup();
+    let stored: HashMap<String, i64> = sqlx::query_as::<_, (String, i32)>(
+        "SELECT term, people FROM person_term_df WHERE user_id = $1 AND term = ANY($2)",
+    )
+    .bind(user_id)
+    .bind(&wanted)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|(t, n)| (t, i64::from(n)))
+    .collect();
+    let df = |term: &str| -> u64 {
+        let n = stored.get(term).copied().unwrap_or(0) + changes.get(term).copied().unwrap_or(0);
+        n.max(0) as u64
+    };
+    let everyone = df(interests::EVERYONE);
 
     let mut rows = InsightColumns::default();
-    for st in &streams {
-        rows.person_id.push(st.person_id);
-        rows.channel_preferences.push(Value::Object(shares(
-            channels.get(&st.person_id).map_or(&[][..], Vec::as_slice),
-        )));
-        rows.activity_state
-            .push(activity_state(st.last_active, now));
-        rows.last_active_at.push(st.last_active);
+    for ((person, read), terms) in present.iter().zip(&reads).zip(new_terms) {
+        let a = &read.activity;
+        rows.person_id.push(*person);
+        rows.channel_preferences
+            .push(Value::Object(shares(&a.channels)));
+        rows.activity_state.push(activity_state(a.last_active, now));
+        rows.last_active_at.push(a.last_active);
         rows.seasonality
-            .push(json!({ "weekday_mon_first": st.weekday, "month_jan_first": st.month }));
+            .push(json!({ "weekday_mon_first": a.weekday, "month_jan_first": a.month }));
         rows.warmth_score.push(warmth_score(
-            st.last_active,
-            st.events_90d,
-            st.mean_sentiment,
+            a.last_active,
+            a.events_90d,
+            a.mean_sentiment,
             now,
         ));
+        rows.interests.push(read.terms.as_ref().map(|counts| {
+            json!(top_interests(
+                counts,
+                read.messages,
+                df,
+                everyone,
+                interests::TOP_INTERESTS
+            ))
+        }));
+        rows.tone_preferences
+            .push(read.tone.as_ref().map(|t| json!(t)));
+        rows.terms.push(terms.join("\n"));
+        rows.best_channel
+            .push(read.best.as_ref().map(|b| b.channel.clone()));
+        rows.best_send_hour
+            .push(read.best.as_ref().map(|b| i16::from(b.hour)));
+        rows.best_send_evidence
+            .push(read.best.as_ref().map(|b| json!(b)));
     }
+    // Terms travel newline-joined (a term never holds one): an array per row cannot
+    // be unnested from a two-dimensional array of ragged rows.
     sqlx::query(
         "INSERT INTO person_insights (user_id, person_id, channel_preferences, avg_reply_time, activity_state,
-                                      last_active_at, seasonality, warmth_score, computed_snapshot)
+                                      last_active_at, seasonality, warmth_score, interests, tone_preferences,
+                                      terms, best_channel, best_send_hour, best_send_evidence, computed_snapshot)
          SELECT $1, u.p, u.cp,
                 (SELECT avg(m.replied_at - m.sent_at) FROM outbound_messages m
                   WHERE m.user_id = $1 AND m.person_id = u.p AND m.replied_at IS NOT NULL),
-                u.st, u.la, u.se, u.w::numeric, $8
-           FROM unnest($2::uuid[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::float8[])
-                AS u(p, cp, st, la, se, w)
+                u.st, u.la, u.se, u.w::numeric, u.i, u.tp,
+                CASE WHEN u.t = '' THEN '{}'::text[] ELSE string_to_array(u.t, E'\\n') END,
+                u.bc, u.bh, u.be, $14
+           FROM unnest($2::uuid[], $3::jsonb[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::float8[],
+                       $8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::int2[], $13::jsonb[])
+                AS u(p, cp, st, la, se, w, i, tp, t, bc, bh, be)
          ON CONFLICT (user_id, person_id) DO UPDATE SET
              channel_preferences = EXCLUDED.channel_preferences, avg_reply_time = EXCLUDED.avg_reply_time,
              activity_state = EXCLUDED.activity_state, last_active_at = EXCLUDED.last_active_at,
              seasonality = EXCLUDED.seasonality, warmth_score = EXCLUDED.warmth_score,
+             interests = EXCLUDED.interests, tone_preferences = EXCLUDED.tone_preferences,
+             terms = EXCLUDED.terms, best_channel = EXCLUDED.best_channel,
+             best_send_hour = EXCLUDED.best_send_hour, best_send_evidence = EXCLUDED.best_send_evidence,
              computed_snapshot = EXCLUDED.computed_snapshot",
     )
     .bind(user_id)
@@ -401,10 +477,16 @@ pub async fn recompute_many(tx: &mut TenantTx, people: &[Uuid]) -> Result<usize,
     .bind(&rows.last_active_at)
     .bind(&rows.seasonality)
     .bind(&rows.warmth_score)
+    .bind(&rows.interests)
+    .bind(&rows.tone_preferences)
+    .bind(&rows.terms)
+    .bind(&rows.best_channel)
+    .bind(&rows.best_send_hour)
+    .bind(&rows.best_send_evidence)
     .bind(snapshot)
     .execute(&mut **tx)
     .await?;
-    Ok(streams.len())
+    Ok(present.len())
 }
 
 /// The columns of the insight rows one recompute stores.
@@ -416,6 +498,12 @@ struct InsightColumns {
     last_active_at: Vec<Option<DateTime<Utc>>>,
     seasonality: Vec<Value>,
     warmth_score: Vec<f64>,
+    interests: Vec<Option<Value>>,
+    tone_preferences: Vec<Option<Value>>,
+    terms: Vec<String>,
+    best_channel: Vec<Option<String>>,
+    best_send_hour: Vec<Option<i16>>,
+    best_send_evidence: Vec<Option<Value>>,
 }
 
 #[cfg(test)]

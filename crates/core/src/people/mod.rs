@@ -12,13 +12,17 @@
 //!   `suggest` (suggestions, "not the same person"), `match_keys` (the incremental
 //!   index behind suggestions and search), `search`, `outbound`, `tracking`,
 //!   `rights` (export, erase), `references` (foreign keys held against merge and
-//!   erase), `insights` (recompute), `cadence` (keep-in-touch cadences come due).
+//!   erase), `insights` (recompute) with its pure parts `lens` (a person's
+//!   events summed up), `interests` (TF-IDF terms), `tone` and `text` (words,
+//!   stop words, emoji, language), `cadence` (keep-in-touch cadences come due).
 //! - `store.rs`: ingestion's bulk statements and the ones several files share.
 
 pub mod cadence;
 pub mod handle;
 pub mod ingest;
 pub mod insights;
+pub mod interests;
+pub mod lens;
 pub mod match_keys;
 pub mod merge;
 pub mod model;
@@ -30,7 +34,9 @@ pub mod rules;
 pub mod search;
 pub mod store;
 pub mod suggest;
+pub mod text;
 pub mod timeline;
+pub mod tone;
 pub mod tracking;
 pub mod views;
 

@@ -57,6 +57,15 @@ pub struct Insight {
     pub avg_reply_secs: Option<f64>,
     pub last_active_at: Option<DateTime<Utc>>,
     pub seasonality: Option<Value>,
+    /// `[{"term", "weight", "events", "count", "people"}]`, best first.
+    pub interests: Option<Value>,
+    /// `{"labels", "formality", "emoji_rate", "median_chars", "question_rate", "language", "messages"}`.
+    pub tone_preferences: Option<Value>,
+    pub best_channel: Option<String>,
+    /// 0–23 in the user's time zone.
+    pub best_send_hour: Option<i16>,
+    /// `{"basis", "events", "timezone", "hours", "channel", "channel_events", "hour", "hour_events"}`.
+    pub best_send_evidence: Option<Value>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -93,7 +102,8 @@ pub async fn load(tx: &mut TenantTx, id: Uuid) -> Result<Option<Profile>, sqlx::
     let insight = sqlx::query_as(
         "SELECT warmth_score::float8 AS warmth_score, activity_state, channel_preferences,
                 extract(epoch FROM avg_reply_time)::float8 AS avg_reply_secs, last_active_at,
-                seasonality, updated_at
+                seasonality, interests, tone_preferences, best_channel, best_send_hour,
+                best_send_evidence, updated_at
            FROM person_insights WHERE user_id = $1 AND person_id = $2",
     )
     .bind(user_id)

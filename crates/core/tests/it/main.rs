@@ -6,6 +6,7 @@
 
 mod accounts;
 mod crm;
+mod insights;
 mod mailer;
 mod people;
 mod schema;
