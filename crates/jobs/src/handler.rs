@@ -27,6 +27,12 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
+impl From<everreach_core::error::DomainError> for HandlerError {
+    fn from(e: everreach_core::error::DomainError) -> HandlerError {
+        HandlerError(e.to_string())
+    }
+}
+
 /// The job being run, with the app pool.
 #[derive(Debug, Clone)]
 pub struct JobContext {

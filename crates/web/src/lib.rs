@@ -19,6 +19,8 @@ pub mod fmt;
 pub mod form;
 pub mod inbox;
 pub mod jobs;
+pub mod outreach;
+pub mod patterns;
 pub mod people;
 pub mod person;
 pub mod session;
@@ -73,6 +75,8 @@ pub fn pages() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(today::routes())
         .merge(inbox::routes())
+        .merge(outreach::routes())
+        .merge(patterns::routes())
         .merge(contact::routes())
         .merge(people::routes())
         .merge(person::routes())

@@ -1166,3 +1166,260 @@ async fn a_keep_in_touch_cadence_comes_due_and_bad_values_stay_beside_the_field(
     let today = b.get("/today").await;
     assert!(today.body.contains("every 7 days"), "{}", today.body);
 }
+
+#[tokio::test]
+async fn the_outreach_page_queues_cancels_and_keeps_bad_input_beside_its_field() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let empty = b.get("/outreach").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("Nothing queued yet"), "{}", empty.body);
+    b.dms(serde_json::json!([dm(
+        "grace",
+        "hey, loved the talk",
+        false,
+        30
+    )]))
+    .await;
+
+    // An unknown contact and a priority out of range come back beside their fields,
+    // the text kept.
+    let bad = b
+        .submit(
+            "/outreach",
+            "/outreach",
+            &[
+                ("username", "nobody_here"),
+                ("message_text", "kept text 123"),
+                ("priority", "5"),
+                ("scheduled_at", "next tuesday"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("id=\"scheduled_at-error\""),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("kept text 123"));
+    let bad = b
+        .submit(
+            "/outreach",
+            "/outreach",
+            &[
+                ("username", "nobody_here"),
+                ("message_text", "kept text 123"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("id=\"username-error\""), "{}", bad.body);
+    assert!(bad.body.contains("value=\"nobody_here\""));
+
+    // Queued far ahead: pending, waiting for its time, and cancellable.
+    let later = (chrono::Utc::now() + chrono::Duration::days(200))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let queued = b
+        .submit(
+            "/outreach",
+            "/outreach",
+            &[
+                ("username", "@Grace"),
+                ("message_text", "how did the launch go?"),
+                ("priority", "2"),
+                ("scheduled_at", later.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::SEE_OTHER, "{}", queued.body);
+    assert_eq!(queued.location(), "/outreach?done=queued");
+    let page = b.get("/outreach?status=pending").await;
+    assert!(
+        page.body.contains("how did the launch go?"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Waits for its time"));
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM outreach_queue")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+
+    // Limits: a bad cap stays beside its field; a good one is saved.
+    let bad = b
+        .submit(
+            "/outreach",
+            "/outreach/settings",
+            &[
+                ("daily_cap", "5000"),
+                ("quiet_start", "21:00"),
+                ("quiet_end", "8am"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"daily_cap-error\""));
+    assert!(bad.body.contains("id=\"quiet_end-error\""));
+    assert!(bad.body.contains("value=\"5000\""));
+    let saved = b
+        .submit(
+            "/outreach",
+            "/outreach/settings",
+            &[
+                ("daily_cap", "7"),
+                ("quiet_start", "22:00"),
+                ("quiet_end", "07:30"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert!(b.get("/outreach").await.body.contains("0 of 7"));
+
+    // Another user cannot cancel it; its owner can, once.
+    let mut eve = Browser::new(&app);
+    eve.sign_up("eve@example.com").await;
+    let stolen = eve
+        .submit("/outreach", &format!("/outreach/{id}/cancel"), &[])
+        .await;
+    assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+    assert!(!eve.get("/outreach").await.body.contains("launch"));
+    let cancelled = b
+        .submit("/outreach", &format!("/outreach/{id}/cancel"), &[])
+        .await;
+    assert_eq!(cancelled.location(), "/outreach?done=cancelled");
+    let again = b
+        .submit("/outreach", &format!("/outreach/{id}/cancel"), &[])
+        .await;
+    assert_eq!(again.location(), "/outreach?done=moved");
+    let status: String = sqlx::query_scalar("SELECT status FROM outreach_queue")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+}
+
+#[tokio::test]
+async fn templates_signals_and_patterns_are_edited_with_their_checks_beside_the_field() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let page = b.get("/settings/patterns").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The seeded rows are listed (sign-up seeds them).
+    assert!(page.body.contains("follow_up_messy"), "{}", page.body);
+    assert!(page.body.contains("saraheashley"));
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM next_best_actions WHERE lane = 'rewarm' ORDER BY action_key LIMIT 1",
+    )
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    let edit = format!("/settings/patterns/templates/{id}");
+    assert_eq!(b.get(&edit).await.status, StatusCode::OK);
+
+    // An unknown placeholder is named beside the text, which is kept.
+    let bad = b
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("lane", "rewarm"),
+                ("stage", ""),
+                ("action_key", "hello_again"),
+                ("action_text", "hey {nickname}, long time!"),
+                ("is_active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("id=\"action_text-error\""),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("{nickname}"));
+    assert!(bad.body.contains("hey {nickname}, long time!"));
+
+    // Saved, and switched off.
+    let ok = b
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("lane", "rewarm"),
+                ("stage", ""),
+                ("action_key", "hello_again"),
+                ("action_text", "hey {first_name}, long time!"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let (text, active): (String, Option<bool>) =
+        sqlx::query_as("SELECT action_text, is_active FROM next_best_actions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db.admin)
+            .await
+            .unwrap();
+    assert_eq!(text, "hey {first_name}, long time!");
+    assert_eq!(active, Some(false));
+
+    // A new skip pattern that does not compile is refused beside its value; a spam
+    // pattern keeps its action in metadata.
+    let new = "/settings/patterns/patterns/new";
+    let bad = b
+        .submit(
+            new,
+            new,
+            &[
+                ("pattern_type", "skip_pattern"),
+                ("pattern_key", "broken"),
+                ("pattern_value", "(oops"),
+                ("is_active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("id=\"pattern_value-error\""));
+    let added = b
+        .submit(
+            new,
+            new,
+            &[
+                ("pattern_type", "spam_pattern"),
+                ("pattern_key", "lottery"),
+                ("pattern_value", "you won,claim your prize"),
+                ("action", "skip"),
+                ("is_active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let action: Option<String> = sqlx::query_scalar(
+        "SELECT metadata->>'action' FROM automation_patterns WHERE pattern_key = 'lottery'",
+    )
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(action.as_deref(), Some("skip"));
+    // A duplicate key is a conflict named beside its field.
+    let dup = b
+        .submit(
+            new,
+            new,
+            &[
+                ("pattern_type", "spam_pattern"),
+                ("pattern_key", "lottery"),
+                ("pattern_value", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dup.body);
+
+    // Another user's row is a 404.
+    let mut eve = Browser::new(&app);
+    eve.sign_up("eve@example.com").await;
+    assert_eq!(eve.get(&edit).await.status, StatusCode::NOT_FOUND);
+}

@@ -6,6 +6,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use everreach_core::crm::score;
+
 use crate::helpers::{Member, Reply, TestApp};
 
 fn dm(text: &str, outbound: bool, minute: u32) -> Value {
@@ -382,6 +384,28 @@ async fn templates_and_patterns_are_checked_and_other_tenants_contacts_are_404()
     )
     .await;
     assert_eq!(regex.problem(422)["errors"][0]["field"], "/pattern_value");
+    let lane = create(
+        &app,
+        &alice,
+        "next-best-actions",
+        json!({"lane": "sales", "stage": "besties", "action_key": "t_lane", "action_text": "hi"}),
+    )
+    .await;
+    let fields: Vec<Value> = lane.problem(422)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].clone())
+        .collect();
+    assert_eq!(fields, [json!("/lane"), json!("/stage")]);
+    let kind = create(
+        &app,
+        &alice,
+        "automation-patterns",
+        json!({"pattern_type": "regex", "pattern_key": "t_kind", "pattern_value": "x"}),
+    )
+    .await;
+    assert_eq!(kind.problem(422)["errors"][0]["field"], "/pattern_type");
 
     let r = send(&app, &alice, vec![dm("hi", false, 0)]).await;
     let contact = r.body["results"][0]["contact_id"].as_str().unwrap();
@@ -401,4 +425,88 @@ async fn templates_and_patterns_are_checked_and_other_tenants_contacts_are_404()
             .await;
         assert_eq!(junk.status, StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_new_fit_signal_rescores_old_messages_and_the_night_rescores_every_tenant() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let r = send(
+        &app,
+        &alice,
+        vec![
+            dm("my calendar is chaos, honestly", false, 0),
+            dm("the calendar is chaos again!!", false, 5),
+        ],
+    )
+    .await;
+    let contact = r.body["results"][0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hits = |v: &Value| {
+        v["fit_signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["signal_key"] == "t_chaos")
+            .count()
+    };
+    let before = app
+        .get(
+            &format!("/api/v1/instagram-contacts/{contact}"),
+            &alice.auth(),
+        )
+        .await
+        .body;
+    assert_eq!(hits(&before), 0);
+
+    // The signal arrives after the messages: its write queues a rescore of the tenant.
+    let fit = create(
+        &app,
+        &alice,
+        "fit-signals",
+        json!({"product": "t_cal", "signal_key": "t_chaos", "signal_description": "my calendar is chaos"}),
+    )
+    .await;
+    assert_eq!(fit.status, StatusCode::CREATED, "{}", fit.body);
+    let queued: Vec<Option<uuid::Uuid>> =
+        sqlx::query_scalar("SELECT user_id FROM jobs WHERE name = $1 AND state = 'created'")
+            .bind(score::RESCORE_QUEUE)
+            .fetch_all(&app.db.admin)
+            .await
+            .unwrap();
+    assert_eq!(queued, [Some(alice.id)]);
+    let done = score::rescore_tenant(&app.db.app, alice.id).await.unwrap();
+    assert_eq!(done, 1);
+    let after = app
+        .get(
+            &format!("/api/v1/instagram-contacts/{contact}"),
+            &alice.auth(),
+        )
+        .await
+        .body;
+    assert_eq!(hits(&after), 1, "{}", after["fit_signals"]);
+    let view = score(&app, &alice, &contact).await;
+    assert_eq!(view["stage"], "fit_repeats", "{}", view["stage_why"]);
+
+    // The night queues one rescore per tenant with contacts (bob has none).
+    sqlx::query("DELETE FROM jobs WHERE name = $1")
+        .bind(score::RESCORE_QUEUE)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    let tenants = everreach_jobs::crm::rescore_everyone(&app.db.app)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 1);
+    let queued: Vec<Option<uuid::Uuid>> =
+        sqlx::query_scalar("SELECT user_id FROM jobs WHERE name = $1")
+            .bind(score::RESCORE_QUEUE)
+            .fetch_all(&app.db.admin)
+            .await
+            .unwrap();
+    assert_eq!(queued, [Some(alice.id)]);
+    assert!(!queued.contains(&Some(bob.id)));
 }

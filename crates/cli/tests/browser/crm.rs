@@ -1,6 +1,8 @@
 //! The relationship-intelligence journey: DMs imported with the CLI → Today shows the
 //! contact with what to say → the thread shows the same suggestion in the same lane →
-//! the contact page explains the score → "Mark done" records the message.
+//! the contact page explains the score → "Mark done" records the message → a DM is
+//! queued on the Outreach page → a template is edited (a bad placeholder shown beside
+//! the field, then fixed).
 
 use chrono::{Duration, Utc};
 
@@ -150,5 +152,55 @@ async fn dms_reach_today_the_thread_suggests_the_same_lane_and_mark_done_records
         .await;
     assert!(b.text(".notice").await.contains("Marked done"));
     b.check("today-done").await;
+
+    // Outreach: a message queued for tomorrow morning waits for its time.
+    b.go("/outreach").await;
+    assert!(b.text("main").await.contains("Nothing queued yet"));
+    b.fill("#f-username", "maya.builds").await;
+    b.fill("#f-message_text", "how did the pricing page test go?")
+        .await;
+    let tomorrow = (Utc::now() + Duration::days(1))
+        .format("%Y-%m-%dT09:00")
+        .to_string();
+    b.js(&format!(
+        "document.querySelector('#f-scheduled_at').value = {tomorrow:?};"
+    ))
+    .await;
+    b.click("#queue-form button[type=submit]").await;
+    b.until_path("the queue after queueing", |p| p.contains("done=queued"))
+        .await;
+    let queue = b.text("main").await;
+    assert!(
+        queue.contains("how did the pricing page test go?") && queue.contains("Waits for its time"),
+        "{queue}"
+    );
+    b.check("outreach").await;
+
+    // Patterns and templates: a template with an unknown placeholder comes back with
+    // the error beside the text, kept; fixed, it is saved.
+    b.go("/settings/patterns").await;
+    assert!(b.text("main").await.contains("follow_up_messy"));
+    b.check("patterns").await;
+    b.click("#templates tbody a").await;
+    b.until_path("a template", |p| {
+        p.starts_with("/settings/patterns/templates/")
+    })
+    .await;
+    b.js("document.querySelector('#f-action_text').value = 'hey {nickname}, how is ___ going?';")
+        .await;
+    b.click("main form button[type=submit]").await;
+    b.find("#action_text-error").await;
+    assert!(b.text("#action_text-error").await.contains("{nickname}"));
+    b.check("template-error").await;
+    b.js("document.querySelector('#f-action_text').value = 'hey {first_name}, how is ___ going?';")
+        .await;
+    b.click("main form button[type=submit]").await;
+    b.until_path("the list after saving", |p| p.contains("done=saved"))
+        .await;
+    assert!(
+        b.text("main")
+            .await
+            .contains("hey {first_name}, how is ___ going?")
+    );
     b.close().await;
 }

@@ -19,6 +19,8 @@
 //!   tasks, message search, active fit signals).
 //! - `today.rs` and `inbox.rs`: what the Today and Inbox pages read and do (replies
 //!   within Instagram's 24-hour window, recorded through ingestion).
+//! - `library.rs`: the templates, fit signals and patterns as the Patterns and
+//!   templates page lists them (changes go through the generic resources).
 //! - `outreach.rs`: the outreach queue — its state machine, daily caps and quiet
 //!   hours in the user's zone (pure, unit-tested), queueing, cancelling and retrying,
 //!   and the sender (a trait; the outbox sender records the DM through `dm.rs`).
@@ -26,6 +28,7 @@
 pub mod dm;
 pub mod fit;
 pub mod inbox;
+pub mod library;
 pub mod model;
 pub mod nba;
 pub mod outreach;

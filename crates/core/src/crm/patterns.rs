@@ -17,6 +17,26 @@
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
+/// 001's four pattern types, with what each is for.
+pub const PATTERN_TYPES: [(&str, &str); 4] = [
+    (
+        "known_handle",
+        "a username and the display name it stands for",
+    ),
+    (
+        "selector",
+        "a CSS selector of Instagram's page, for extraction",
+    ),
+    (
+        "skip_pattern",
+        "a regular expression: matching lines are dropped",
+    ),
+    (
+        "spam_pattern",
+        "comma-separated phrases: matching messages are flagged or dropped",
+    ),
+];
+
 /// One row of `automation_patterns`, as read.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PatternRow {

@@ -6,8 +6,11 @@
 //!   `stage_override`; `null` lifts it), one of the eight; `trust_signals` and
 //!   `value_delivered_log` entries are checked; after every write the contact is
 //!   rescored in the same transaction.
-//! - `next_best_actions`: a template may use only the known placeholders.
-//! - `automation_patterns`: a skip pattern must compile, a spam pattern's action be
+//! - `next_best_actions`: a lane of the six, a stage of the eight (or none), and
+//!   only the known placeholders.
+//! - `fit_signals`: a write queues a rescore of the tenant's contacts (a signal
+//!   applies to messages already stored).
+//! - `automation_patterns`: one of the four types; a skip pattern must compile, a spam pattern's action be
 //!   `flag` or `skip`.
 
 use std::future::Future;
@@ -16,8 +19,8 @@ use std::pin::Pin;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::nba::{PLACEHOLDERS, unknown_placeholders};
-use super::patterns::{compile_skip, spam_action};
+use super::nba::{LANES, PLACEHOLDERS, unknown_placeholders};
+use super::patterns::{PATTERN_TYPES, compile_skip, spam_action};
 use super::revio::{STAGES, TRUST_KINDS, is_stage};
 use crate::db::tenant::TenantTx;
 use crate::error::DomainError;
@@ -34,6 +37,11 @@ pub const TABLE_RULES: &[TableRule] = &[
         table: "next_best_actions",
         apply: template,
         after_write: None,
+    },
+    TableRule {
+        table: "fit_signals",
+        apply: no_rule,
+        after_write: Some(rescore_tenant_later),
     },
     TableRule {
         table: "automation_patterns",
@@ -206,7 +214,45 @@ fn rescore_rows<'a>(
     })
 }
 
+fn no_rule(_: &mut Map<String, Value>, _: Mode) -> Problems {
+    Vec::new()
+}
+
+/// A fit signal applies to messages already stored: the tenant's contacts are
+/// rescored by a job once the write commits.
+fn rescore_tenant_later<'a>(
+    tx: &'a mut TenantTx,
+    _: &'a [Value],
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> {
+    Box::pin(super::score::enqueue_rescore(tx))
+}
+
 fn template(body: &mut Map<String, Value>, _: Mode) -> Problems {
+    let mut problems = Vec::new();
+    if let Some(lane) = body.get("lane").and_then(Value::as_str)
+        && !LANES.contains(&lane)
+    {
+        problems.push((
+            "/lane".into(),
+            format!("{lane:?} is not a lane: use one of {}", LANES.join(", ")),
+        ));
+    }
+    if let Some(stage) = body.get("stage").and_then(Value::as_str)
+        && !is_stage(stage)
+    {
+        problems.push((
+            "/stage".into(),
+            format!(
+                "{stage:?} is not a stage: use one of {}, or null for any stage",
+                STAGES.join(", ")
+            ),
+        ));
+    }
+    problems.extend(placeholder_problems(body));
+    problems
+}
+
+fn placeholder_problems(body: &Map<String, Value>) -> Problems {
     match body.get("action_text").and_then(Value::as_str) {
         Some(text) => {
             let unknown = unknown_placeholders(text);
@@ -239,6 +285,17 @@ fn pattern(body: &mut Map<String, Value>, _: Mode) -> Problems {
     let kind = body.get("pattern_type").and_then(Value::as_str);
     let value = body.get("pattern_value").and_then(Value::as_str);
     let mut problems = Vec::new();
+    if let Some(k) = kind
+        && !PATTERN_TYPES.iter().any(|(t, _)| *t == k)
+    {
+        problems.push((
+            "/pattern_type".into(),
+            format!(
+                "{k:?} is not a pattern type: use one of {}",
+                PATTERN_TYPES.map(|(t, _)| t).join(", ")
+            ),
+        ));
+    }
     if let (Some("skip_pattern"), Some(v)) = (kind, value)
         && let Err(e) = compile_skip(v)
     {
@@ -318,6 +375,13 @@ mod tests {
         assert!(ok.is_empty());
         let (_, bad) = run(template, json!({"action_text": "hey {name}"}));
         assert_eq!(bad, ["/action_text"]);
+        let (_, bad) = run(
+            template,
+            json!({"lane": "sales", "stage": "besties", "action_text": "hi"}),
+        );
+        assert_eq!(bad, ["/lane", "/stage"]);
+        let (_, ok) = run(template, json!({"lane": "curiosity", "stage": null}));
+        assert!(ok.is_empty());
     }
 
     #[test]
@@ -332,5 +396,10 @@ mod tests {
             json!({"pattern_type": "spam_pattern", "pattern_value": "x", "metadata": {"action": "nuke"}}),
         );
         assert_eq!(bad, ["/metadata/action"]);
+        let (_, bad) = run(
+            pattern,
+            json!({"pattern_type": "regex", "pattern_value": "x"}),
+        );
+        assert_eq!(bad, ["/pattern_type"]);
     }
 }

@@ -6,6 +6,12 @@
 //! change in `instagram_contact_stages`. It runs in the transaction of every write
 //! that changes the evidence: DM ingestion and generic writes of a contact.
 //! [`explain`] and [`next_best_action`] answer the contact's score and suggestion.
+//!
+//! Scores also move with time alone (reliability and value delivered look back a
+//! fixed window) and with the user's fit signals: [`rescore_tenant`] rescores every
+//! contact of a tenant, [`RESCORE_CHUNK`] to a transaction. The `crm.rescore` job
+//! runs it; `crm.rescore.nightly` queues it for every tenant, and a write of a fit
+//! signal queues it for its tenant ([`enqueue_rescore`]).
 
 use std::collections::HashMap;
 
@@ -19,8 +25,66 @@ use super::nba::{self, Fill, NextBestAction, Template};
 use super::revio::{
     self, Assessment, Card, Evidence, Message, TRUST_KINDS, TrustSignal, ValueEntry,
 };
-use crate::db::tenant::TenantTx;
+use crate::db::tenant::{Actor, TenantTx};
 use crate::error::{DomainError, DomainResult};
+use crate::jobs::{self, JobError, SendOptions};
+
+/// The queue of a tenant's full rescore (the job names its tenant).
+pub const RESCORE_QUEUE: &str = "crm.rescore";
+
+/// The nightly queue that sends [`RESCORE_QUEUE`] for every tenant.
+pub const NIGHTLY_QUEUE: &str = "crm.rescore.nightly";
+
+/// Contacts rescored in one transaction of [`rescore_tenant`].
+pub const RESCORE_CHUNK: usize = 500;
+
+/// Queues a rescore of every contact of the transaction's tenant, sent when it
+/// commits.
+pub async fn enqueue_rescore(tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+    let opts = SendOptions {
+        user_id: Some(tx.user_id()),
+        ..SendOptions::default()
+    };
+    jobs::send(tx, RESCORE_QUEUE, &json!({}), &opts)
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            JobError::Db(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })
+}
+
+/// Rescores every contact of tenant `user_id` as the worker, [`RESCORE_CHUNK`] to a
+/// transaction in id order (a contact written meanwhile is rescored by that write);
+/// returns how many contacts were rescored.
+pub async fn rescore_tenant(pool: &sqlx::PgPool, user_id: Uuid) -> DomainResult<usize> {
+    let mut after: Option<Uuid> = None;
+    let mut done = 0;
+    loop {
+        let mut tx = TenantTx::begin_as(pool, user_id, Actor::Worker).await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM instagram_contacts
+              WHERE user_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(after)
+        .bind(RESCORE_CHUNK as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = ids.last().copied() else {
+            tx.commit().await?;
+            return Ok(done);
+        };
+        rescore(&mut tx, &ids).await?;
+        tx.commit().await?;
+        done += ids.len();
+        after = Some(last);
+        if ids.len() < RESCORE_CHUNK {
+            return Ok(done);
+        }
+    }
+}
 
 /// A contact's row as scoring reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
