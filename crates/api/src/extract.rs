@@ -13,6 +13,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
 
+/// A path id that is not a UUID names nothing: 404, as for another tenant's id
+/// (never a 400 that would tell the two apart). API handlers and pages both use it.
+pub fn path_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| ApiError::NotFound)
+}
+
 /// Largest JSON body accepted (1 MiB); bigger ones get 413 before being read whole.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Largest body of a batch route (10,000 events); the route sets it with

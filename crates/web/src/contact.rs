@@ -126,7 +126,7 @@ fn cite_words(c: &Cite) -> String {
 }
 
 fn contact_id(id: &str) -> PageResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| PageError::Api(ApiError::NotFound))
+    Ok(everreach_api::extract::path_id(id)?)
 }
 
 async fn render(

@@ -160,7 +160,7 @@ struct ThreadPage {
 }
 
 fn thread_id(id: &str) -> PageResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| PageError::Api(ApiError::NotFound))
+    Ok(everreach_api::extract::path_id(id)?)
 }
 
 /// The card's fields, in the order the contact page shows them.

@@ -128,7 +128,7 @@ async fn page(
 
 async fn own(state: &AppState, me: &Signed, id: &str) -> PageResult<Uuid> {
     me.require_admin()?;
-    let id = Uuid::parse_str(id).map_err(|_| PageError::Api(ApiError::NotFound))?;
+    let id = everreach_api::extract::path_id(id)?;
     let mut tx = tenant::begin(&state.db.app, me.user_id()).await?;
     let found = admin::find(&mut tx, id, Some(me.principal.company_id)).await?;
     tx.commit().await?;

@@ -455,7 +455,7 @@ enum Op {
 /// the list with a notice rather than an error page.
 async fn change(state: &AppState, me: &Signed, id: &str, op: Op) -> PageResult<Response> {
     me.require_writer()?;
-    let id = Uuid::parse_str(id).map_err(|_| PageError::Api(ApiError::NotFound))?;
+    let id = everreach_api::extract::path_id(id)?;
     let mut tx = TenantTx::begin(&state.db.app, me.user_id()).await?;
     let now = Utc::now();
     let (done, result) = match op {

@@ -209,7 +209,7 @@ fn target(kind: &str, id: &str) -> PageResult<(Kind, Option<String>)> {
     if id == "new" {
         return Ok((kind, None));
     }
-    uuid::Uuid::parse_str(id).map_err(|_| PageError::Api(ApiError::NotFound))?;
+    everreach_api::extract::path_id(id)?;
     Ok((kind, Some(id.to_string())))
 }
 

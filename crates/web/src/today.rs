@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::accounts::query;
 use crate::error::{PageError, PageResult};
 use crate::fmt::{self, When};
-use crate::form::{Form, UserForm};
+use crate::form::{Problems, UserForm};
 use crate::session::Signed;
 use crate::shell::{self, Nav, Shell};
 
@@ -46,6 +46,17 @@ pub struct Task {
     pub lane: String,
     pub text: String,
     pub reason: String,
+    /// Why "Mark done" was refused (shown beside the text, which is kept).
+    pub error: Option<String>,
+}
+
+/// A "Mark done" that came back: the band, the contact, the text sent and why.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub band: String,
+    pub contact: Uuid,
+    pub text: String,
+    pub message: String,
 }
 
 /// A band of tasks.
@@ -83,6 +94,7 @@ struct TodayPage {
     replies: Vec<ReplyRow>,
     due: Vec<DueRow>,
     empty: bool,
+    problems: Problems,
 }
 
 /// How a page names a contact.
@@ -109,6 +121,7 @@ fn task(c: &ContactRow, action: Option<&NextBestAction>, tz: chrono_tz::Tz) -> T
         lane: action.map(|a| a.lane.to_string()).unwrap_or_default(),
         text: action.and_then(|a| a.text.clone()).unwrap_or_default(),
         reason: action.map(|a| a.reason.clone()).unwrap_or_default(),
+        error: None,
     }
 }
 
@@ -117,7 +130,20 @@ async fn page(
     me: Signed,
     RawQuery(q): RawQuery,
 ) -> PageResult<Response> {
-    let q = query(q);
+    let notice = match query(q).get("done") {
+        "sent" => Some("Marked done: recorded as sent in their thread."),
+        _ => None,
+    };
+    render(&state, &me, notice, None).await
+}
+
+/// The page, with a refused "Mark done" beside its text (422) when there is one.
+async fn render(
+    state: &AppState,
+    me: &Signed,
+    notice: Option<&str>,
+    refused: Option<Refused>,
+) -> PageResult<Response> {
     let tz = fmt::zone(me.user.timezone.as_deref());
     let now = Utc::now();
     let mut tx = TenantTx::begin_snapshot(&state.db.app, me.user_id()).await?;
@@ -135,7 +161,7 @@ async fn page(
             .map(|c| task(c, t.actions.get(&c.id), tz))
             .collect()
     };
-    let bands = vec![
+    let mut bands = vec![
         Band {
             key: "micro-wins",
             title: "Micro-wins",
@@ -155,56 +181,76 @@ async fn page(
             tasks: tasks(&t.tasks.rewarm),
         },
     ];
+    let mut problems = Problems::default();
+    if let Some(r) = &refused {
+        for band in bands.iter_mut().filter(|b| b.key == r.band) {
+            for t in band.tasks.iter_mut().filter(|t| t.id == r.contact) {
+                t.text = r.text.clone();
+                t.error = Some(r.message.clone());
+                problems.add(&format!("say-{}-{}", band.key, t.id), r.message.clone());
+            }
+        }
+    }
     let mut shell = me.shell("Today", Nav::Today);
-    shell.notice = match q.get("done") {
-        "sent" => Some("Marked done: recorded as sent in their thread.".into()),
-        _ => None,
-    };
-    Ok(shell::render(&TodayPage {
-        shell,
-        bands,
-        attention: tasks(&t.attention),
-        replies: t
-            .replies
-            .iter()
-            .map(|r| ReplyRow {
-                conversation: r.conversation_id,
-                contact: r.contact_id,
-                name: contact_name(r.display_name.as_deref(), &r.instagram_username),
-                text: everreach_core::crm::model::preview(&r.message_text),
-                at: fmt::when_opt(r.sent_at, tz),
-            })
-            .collect(),
-        due: due
-            .into_iter()
-            .map(|d| DueRow {
-                person: d.person_id,
-                name: d
-                    .full_name
-                    .or(d.primary_email)
-                    .unwrap_or_else(|| "Unnamed person".into()),
-                every: d.keep_in_touch_days,
-                last_touch: fmt::when_opt(d.last_touch, tz),
-            })
-            .collect(),
-        empty: contacts == 0,
-    }))
+    shell.notice = notice.map(str::to_string);
+    shell.has_errors = !problems.is_empty();
+    Ok(shell::render_form(
+        !problems.is_empty(),
+        &TodayPage {
+            shell,
+            bands,
+            attention: tasks(&t.attention),
+            replies: t
+                .replies
+                .iter()
+                .map(|r| ReplyRow {
+                    conversation: r.conversation_id,
+                    contact: r.contact_id,
+                    name: contact_name(r.display_name.as_deref(), &r.instagram_username),
+                    text: everreach_core::crm::model::preview(&r.message_text),
+                    at: fmt::when_opt(r.sent_at, tz),
+                })
+                .collect(),
+            due: due
+                .into_iter()
+                .map(|d| DueRow {
+                    person: d.person_id,
+                    name: d
+                        .full_name
+                        .or(d.primary_email)
+                        .unwrap_or_else(|| "Unnamed person".into()),
+                    every: d.keep_in_touch_days,
+                    last_touch: fmt::when_opt(d.last_touch, tz),
+                })
+                .collect(),
+            empty: contacts == 0,
+            problems,
+        },
+    ))
 }
 
-/// The text marked done, recorded as our message in the contact's thread.
+/// Why a text cannot be marked done, if it cannot.
+pub fn check_text(text: &str) -> Option<String> {
+    if text.is_empty() {
+        Some("Write what you said (or copy the suggestion back) before marking it done".into())
+    } else if text.len() > MAX_MESSAGE_BYTES {
+        Some(format!(
+            "The text is {} bytes; a message is at most {MAX_MESSAGE_BYTES}: shorten it",
+            text.len()
+        ))
+    } else {
+        None
+    }
+}
+
+/// The text marked done (checked by [`check_text`]), recorded as our message in the
+/// contact's thread.
 pub async fn record_sent(
     state: &AppState,
     me: &Signed,
     contact: Uuid,
-    form: &Form,
+    text: String,
 ) -> PageResult<()> {
-    let text = form.get("text").trim().to_string();
-    if text.is_empty() || text.len() > MAX_MESSAGE_BYTES {
-        return Err(PageError::Api(ApiError::invalid(
-            "/text",
-            format!("the text marked done must be 1 to {MAX_MESSAGE_BYTES} bytes"),
-        )));
-    }
     let mut tx = TenantTx::begin(&state.db.app, me.user_id()).await?;
     let username: Option<String> = sqlx::query_scalar(
         "SELECT instagram_username FROM instagram_contacts WHERE user_id = $1 AND id = $2",
@@ -238,7 +284,17 @@ async fn done(
     UserForm { me, form }: UserForm,
 ) -> PageResult<Response> {
     me.require_writer()?;
-    let contact = Uuid::parse_str(&contact).map_err(|_| PageError::Api(ApiError::NotFound))?;
-    record_sent(&state, &me, contact, &form).await?;
+    let contact = everreach_api::extract::path_id(&contact)?;
+    let text = form.get("text").to_string();
+    if let Some(message) = check_text(&text) {
+        let refused = Refused {
+            band: form.get("band").to_string(),
+            contact,
+            text,
+            message,
+        };
+        return render(&state, &me, None, Some(refused)).await;
+    }
+    record_sent(&state, &me, contact, text).await?;
     Ok(Redirect::to("/today?done=sent").into_response())
 }

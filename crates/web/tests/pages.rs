@@ -940,6 +940,32 @@ async fn today_lists_contacts_with_what_to_say_and_mark_done_records_it() {
     let text_end = today.body[text_start..].find("</textarea>").unwrap() + text_start;
     let suggestion = today.body[text_start..text_end].to_string();
     assert!(!suggestion.is_empty());
+    // Empty text is refused beside that task's text, on the same page.
+    let empty = b
+        .submit(
+            "/today",
+            &format!("/today/{contact}/done"),
+            &[("text", "   "), ("band", "rewarm")],
+        )
+        .await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.body
+    );
+    assert!(
+        empty
+            .body
+            .contains(&format!("id=\"error-rewarm-{contact}\"")),
+        "{}",
+        empty.body
+    );
+    assert!(
+        empty
+            .body
+            .contains(&format!("href=\"#f-say-rewarm-{contact}\""))
+    );
     let done = b
         .submit(
             "/today",

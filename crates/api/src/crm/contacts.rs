@@ -6,10 +6,10 @@ use everreach_core::crm::nba::NextBestAction;
 use everreach_core::crm::score::{self, ScoreView};
 use everreach_core::db::tenant::TenantTx;
 
-use super::path_id;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiResult, Problem};
+use crate::extract::path_id;
 
 /// The contact's Revio score: each of the five components (0–20) with why and the
 /// rows behind it (messages, card fields, value-delivered entries, trust and fit

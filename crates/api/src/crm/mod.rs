@@ -119,8 +119,3 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(outreach::cancel))
         .routes(routes!(outreach::retry))
 }
-
-/// A path id that is not a UUID names nothing: 404, as for another tenant's id.
-fn path_id(id: &str) -> Result<uuid::Uuid, crate::error::ApiError> {
-    uuid::Uuid::parse_str(id).map_err(|_| crate::error::ApiError::NotFound)
-}

@@ -17,10 +17,10 @@ use everreach_core::db::tenant::TenantTx;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::path_id;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::path_id;
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Queues a DM to one of your contacts (by `contact_id` or `username`; an unknown

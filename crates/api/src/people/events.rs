@@ -122,7 +122,7 @@ pub(crate) async fn timeline(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<Json<TimelinePage>> {
-    let person_id = super::path_id(&id)?;
+    let person_id = crate::extract::path_id(&id)?;
     let limit = crate::cursor::page_limit(q.limit)?;
     let channel = q
         .channel

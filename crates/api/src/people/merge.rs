@@ -48,7 +48,7 @@ pub(crate) async fn merge(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> ApiResult<Json<MergeOut>> {
-    let survivor = super::path_id(&id)?;
+    let survivor = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     let summary = merge::merge(&mut tx, survivor, body.other_id, body.force).await?;
     tx.commit().await?;
@@ -67,7 +67,7 @@ pub(crate) async fn undo(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MergeOut>> {
-    let merge_id = super::path_id(&id)?;
+    let merge_id = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     let summary = merge::undo(&mut tx, merge_id).await?;
     tx.commit().await?;
@@ -198,7 +198,7 @@ pub(crate) async fn not_same(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NotSameRequest>,
 ) -> ApiResult<StatusCode> {
-    let person = super::path_id(&id)?;
+    let person = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     suggest::dismiss(&mut tx, person, body.other_id).await?;
     tx.commit().await?;
@@ -215,7 +215,10 @@ pub(crate) async fn undo_not_same(
     user: CurrentUser,
     Path((id, other)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (person, other) = (super::path_id(&id)?, super::path_id(&other)?);
+    let (person, other) = (
+        crate::extract::path_id(&id)?,
+        crate::extract::path_id(&other)?,
+    );
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     suggest::undismiss(&mut tx, person, other).await?;
     tx.commit().await?;

@@ -20,11 +20,9 @@ use axum::extract::DefaultBodyLimit;
 use everreach_core::people::{insights, match_keys, rules, tracking::Tracker};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Deps, Domain, DomainState, GenericOp, Handling, Op};
-use crate::error::ApiError;
 
 pub const DOMAIN: Domain = Domain {
     name: "people",
@@ -147,9 +145,4 @@ fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(tracking::track_open))
         .routes(routes!(tracking::track_click))
-}
-
-/// A path id that is not a UUID names nothing: 404, as for another tenant's id.
-fn path_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::NotFound)
 }

@@ -57,7 +57,7 @@ pub(crate) async fn delete_message(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id = super::path_id(&id)?;
+    let id = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     outbound::delete(&mut tx, id).await?;
     tx.commit().await?;

@@ -23,7 +23,7 @@ pub(crate) async fn export(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let person_id = super::path_id(&id)?;
+    let person_id = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
     let out = rights::export(&mut tx, person_id).await?;
     tx.commit().await?;
@@ -47,7 +47,7 @@ pub(crate) async fn erase(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Erased>> {
-    let person_id = super::path_id(&id)?;
+    let person_id = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     let removed = rights::erase(&mut tx, person_id).await?;
     tx.commit().await?;

@@ -66,7 +66,7 @@ pub(crate) async fn links(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<LinksQuery>,
 ) -> ApiResult<Json<Tracking>> {
-    let id = super::path_id(&id)?;
+    let id = crate::extract::path_id(&id)?;
     let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
     let message = outbound::get(&mut tx, id)
         .await?

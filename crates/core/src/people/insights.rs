@@ -18,7 +18,7 @@
 //! `best_channel` / `best_send_hour` with their evidence — no language model.
 //! docs/SCORING.md gives every formula.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -31,7 +31,7 @@ use crate::db::tenant::TenantTx;
 use super::interests::{self, Count, count_terms, df_changes, top_interests};
 use super::lens::{Activity, BestSend, OwnEvent, activity, best_send, messages};
 use super::store;
-use super::text::AUTHORED_TYPES;
+use super::text::{AUTHORED_TYPES, terms_of};
 use super::tone::{self, Tone};
 use crate::jobs::{self, JobError, SendOptions};
 
@@ -294,12 +294,30 @@ struct Read {
     messages: usize,
 }
 
-fn read_person(events: &[OwnEvent], tz: Tz, now: DateTime<Utc>) -> Read {
+/// The words of a person's own name as terms are written (lower-case, accents
+/// kept): a name is who they are, not what they talk about.
+pub fn name_words(name: Option<&str>) -> HashSet<String> {
+    name.map(|n| terms_of(n, "en").into_iter().map(|t| t.word).collect())
+        .unwrap_or_default()
+}
+
+/// `terms` without those holding a word of `own` (their name): "júlia" and "júlia
+/// ribeiro" go, "design systems" stays.
+pub fn without_own_name(terms: &mut BTreeMap<String, Count>, own: &HashSet<String>) {
+    if !own.is_empty() {
+        terms.retain(|term, _| !term.split(' ').any(|w| own.contains(w)));
+    }
+}
+
+fn read_person(events: &[OwnEvent], name: Option<&str>, tz: Tz, now: DateTime<Utc>) -> Read {
     let texts = messages(events);
     let tone = tone::tone(&texts);
-    let terms = tone
-        .as_ref()
-        .map(|t| count_terms(texts.iter().copied(), t.language));
+    let own = name_words(name);
+    let terms = tone.as_ref().map(|t| {
+        let mut terms = count_terms(texts.iter().copied(), t.language);
+        without_own_name(&mut terms, &own);
+        terms
+    });
     Read {
         activity: activity(events, now),
         best: best_send(events, tz, now),
@@ -333,13 +351,15 @@ pub async fn recompute_many(tx: &mut TenantTx, people: &[Uuid]) -> Result<usize,
     // would fill the server's lock table. It does not block ingestion's foreign-key
     // checks (KEY SHARE); a merge or erase of one of them waits for us, or we for it
     // (and then skip the person it removed).
-    let present: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM people WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
+    let (present, names): (Vec<Uuid>, Vec<Option<String>>) = sqlx::query_as::<_, (Uuid, Option<String>)>(
+        "SELECT id, full_name FROM people WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
     )
     .bind(user_id)
     .bind(people)
     .fetch_all(&mut **tx)
-    .await?;
+    .await?
+    .into_iter()
+    .unzip();
     if present.is_empty() {
         return Ok(0);
     }
@@ -363,7 +383,11 @@ pub async fn recompute_many(tx: &mut TenantTx, people: &[Uuid]) -> Result<usize,
     }
     let reads: Vec<Read> = present
         .iter()
-        .map(|p| read_person(by_person.get(p).map_or(&[][..], Vec::as_slice), tz, now))
+        .zip(&names)
+        .map(|(p, name)| {
+            let events = by_person.get(p).map_or(&[][..], Vec::as_slice);
+            read_person(events, name.as_deref(), tz, now)
+        })
         .collect();
     drop(by_person);
 
@@ -511,6 +535,24 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
+
+    #[test]
+    fn a_persons_own_name_and_event_words_are_never_interests() {
+        let mut terms = count_terms(
+            [
+                "Júlia commented: loving the design systems talk",
+                "replied to Júlia Ribeiro about design systems",
+            ],
+            "en",
+        );
+        without_own_name(&mut terms, &name_words(Some("Júlia Ribeiro")));
+        let kept: Vec<&str> = terms.keys().map(String::as_str).collect();
+        assert!(kept.contains(&"design systems"), "{kept:?}");
+        for gone in ["júlia", "ribeiro", "júlia ribeiro", "commented", "replied"] {
+            assert!(!kept.contains(&gone), "{gone} in {kept:?}");
+        }
+        assert!(name_words(None).is_empty());
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()

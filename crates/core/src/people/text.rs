@@ -26,6 +26,24 @@ pub const AUTHORED_TYPES: [&str; 9] = [
     "mention",
 ];
 
+/// Words that name what happened on a platform rather than a topic ("commented",
+/// "replied"): notifications and imports often carry them in the excerpt, so they
+/// are never interests.
+pub const EVENT_WORDS: [&str; 12] = [
+    "comment",
+    "commented",
+    "comments",
+    "liked",
+    "mention",
+    "mentioned",
+    "mentions",
+    "messaged",
+    "replied",
+    "replies",
+    "reply",
+    "replying",
+];
+
 /// Shortest word kept for interests, in characters.
 pub const MIN_WORD_CHARS: usize = 3;
 
@@ -113,10 +131,11 @@ static FUNCTION_WORDS: LazyLock<Vec<(&'static str, HashSet<&'static str>)>> = La
         .collect()
 });
 
-/// Whether `word` (lower-case) is a stop word for interests: English, or a function
-/// word of `language` (a code of [`LANGUAGES`]; others add nothing).
+/// Whether `word` (lower-case) is a stop word for interests: English, an
+/// [`EVENT_WORDS`] word, or a function word of `language` (a code of [`LANGUAGES`]; others add nothing).
 pub fn is_stop_word(word: &str, language: &str) -> bool {
     ENGLISH.contains(word)
+        || EVENT_WORDS.contains(&word)
         || (language != "en"
             && FUNCTION_WORDS
                 .iter()
