@@ -1,0 +1,142 @@
+//! Text primitives the readers share:
+//! - [`repair_mojibake`]: Meta writes its exports' UTF-8 as one `\u00XX` escape per
+//!   byte, so "é" arrives as "Ã©" and "🔥" as four Latin-1 characters. A string
+//!   whose characters are all below U+0100 and whose bytes, taken as Latin-1, are
+//!   valid UTF-8 holding at least one multi-byte character is that mistake, and is
+//!   decoded; any other string is left as it is (a real "Ã" in a real sentence is not
+//!   valid UTF-8 once re-encoded, so it stays).
+//! - [`Lines`]: lines of a reader with a bound on a line's length, so a file that is
+//!   one 2 GB line is reported and skipped in constant memory instead of read whole.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+
+/// The string as its writer meant it (see the module's first comment).
+pub fn repair_mojibake(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() || s.chars().any(|c| c as u32 > 0xFF) {
+        return Cow::Borrowed(s);
+    }
+    let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
+    match String::from_utf8(bytes) {
+        Ok(fixed) if !fixed.is_ascii() => Cow::Owned(fixed),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// One line read by [`Lines`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// The line without its `\n` (and `\r`), with its 1-based number. Bytes that are
+    /// not UTF-8 are kept as they are: the caller decodes.
+    Text(u64, Vec<u8>),
+    /// Line `n` was longer than the bound; it was skipped to its end unread.
+    TooLong(u64),
+}
+
+/// The lines of `reader`, each at most `max` bytes.
+#[derive(Debug)]
+pub struct Lines<R> {
+    reader: R,
+    max: usize,
+    number: u64,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(reader: R, max: usize) -> Lines<R> {
+        Lines {
+            reader,
+            max,
+            number: 0,
+        }
+    }
+
+    /// The next line, `None` at the end.
+    pub fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        let mut read_any = false;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            read_any = true;
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], Some(i + 1)),
+                None => (buf, None),
+            };
+            if !too_long {
+                if line.len() + chunk.len() > self.max {
+                    too_long = true;
+                    line = Vec::new();
+                } else {
+                    line.extend_from_slice(chunk);
+                }
+            }
+            let used = done.unwrap_or(buf.len());
+            self.reader.consume(used);
+            if done.is_some() {
+                break;
+            }
+        }
+        if !read_any {
+            return Ok(None);
+        }
+        self.number += 1;
+        if too_long {
+            return Ok(Some(Line::TooLong(self.number)));
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(Some(Line::Text(self.number, line)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metas_escaped_utf8_is_repaired_and_real_text_is_left_alone() {
+        // "Júlia 🔥" as Meta writes it: each UTF-8 byte one code point.
+        let broken: String = "Júlia 🔥".bytes().map(char::from).collect();
+        assert_eq!(broken, "JÃºlia ð\u{9f}\u{94}¥");
+        assert_eq!(repair_mojibake(&broken), "Júlia 🔥");
+        assert_eq!(repair_mojibake("plain ascii"), "plain ascii");
+        // Real Latin-1 text that is not UTF-8 in disguise stays.
+        assert_eq!(repair_mojibake("café Ã la carte"), "café Ã la carte");
+        // Already right (a character past U+00FF): untouched.
+        assert_eq!(repair_mojibake("Júlia 🔥"), "Júlia 🔥");
+    }
+
+    #[test]
+    fn a_line_past_the_bound_is_skipped_and_numbered() {
+        let data = b"short\r\n0123456789abcdef\nlast";
+        let mut lines = Lines::new(&data[..], 10);
+        assert_eq!(
+            lines.next_line().unwrap(),
+            Some(Line::Text(1, b"short".to_vec()))
+        );
+        assert_eq!(lines.next_line().unwrap(), Some(Line::TooLong(2)));
+        assert_eq!(
+            lines.next_line().unwrap(),
+            Some(Line::Text(3, b"last".to_vec()))
+        );
+        assert_eq!(lines.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn a_long_line_is_bounded_across_buffer_refills() {
+        let mut data = vec![b'x'; 100_000];
+        data.extend_from_slice(b"\nok\n");
+        let reader = std::io::BufReader::with_capacity(64, &data[..]);
+        let mut lines = Lines::new(reader, 1_000);
+        assert_eq!(lines.next_line().unwrap(), Some(Line::TooLong(1)));
+        assert_eq!(
+            lines.next_line().unwrap(),
+            Some(Line::Text(2, b"ok".to_vec()))
+        );
+        assert_eq!(lines.next_line().unwrap(), None);
+    }
+}
