@@ -176,6 +176,22 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => with_database(&config, |target| {
             import::dms(target, import::Options { file, email, batch })
         }),
+        Command::Import {
+            command:
+                ImportCommand::Instagram {
+                    path,
+                    email,
+                    owner,
+                    dry_run,
+                    json,
+                },
+        } => with_database(&config, |target| {
+            import::instagram(
+                target,
+                import::ExportOptions { path, email, json },
+                everreach_core::imports::instagram::Options { owner, dry_run },
+            )
+        }),
         Command::Token {
             command: TokenCommand::Create { email, name },
         } => with_database(&config, |target| users::create_token(target, email, name)),

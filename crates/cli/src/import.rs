@@ -6,6 +6,10 @@
 //! nothing is stored; a clean file is stored in batches through the same code as the
 //! batch API (each batch one transaction, duplicates skipped, so a run that stops
 //! half-way can simply be run again), with a progress bar on stderr.
+//!
+//! `everreach import instagram PATH --email USER`: an export, read and stored by
+//! `everreach_core::imports` (problems per file and line, bounded transactions,
+//! idempotent), ending with its report on stderr (`--json`: on stdout).
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -273,5 +277,90 @@ pub async fn dms(target: DbTarget, opts: Options) -> anyhow::Result<()> {
         "everreach: imported {total} messages from {name} in {seconds:.1} s: {} stored, {} duplicates skipped, {} flagged as spam, {} skipped by patterns, {} new contacts",
         sum.created, sum.duplicates, sum.flagged, sum.skipped, sum.contacts_created
     );
+    Ok(())
+}
+
+/// Where an export comes from and how to report.
+#[derive(Debug)]
+pub struct ExportOptions {
+    pub path: PathBuf,
+    pub email: String,
+    pub json: bool,
+}
+
+/// An importer's progress drawn as the standard bar, once its total is known.
+#[derive(Debug, Default)]
+struct Bar(Option<Progress>);
+
+impl everreach_core::imports::Progress for Bar {
+    fn total(&mut self, total: u64, unit: &'static str) {
+        self.0 = Some(Progress::new(total, unit));
+    }
+
+    fn advance(&mut self, n: u64) {
+        if let Some(p) = &mut self.0 {
+            p.inc(n);
+        }
+    }
+}
+
+/// The report on stderr: the counts, the reasons, the first problems.
+fn print_report(name: &str, r: &everreach_core::imports::Report, seconds: f64) {
+    let verb = if r.dry_run {
+        "dry run (nothing stored) of"
+    } else {
+        "imported"
+    };
+    eprintln!(
+        "everreach: {verb} {name} in {seconds:.1} s: {} files; {} created, {} updated, {} skipped, {} rejected",
+        r.files, r.created, r.updated, r.skipped, r.rejected
+    );
+    for (reason, n) in &r.reasons {
+        eprintln!("  {n:>8}  {reason}");
+    }
+    for (key, n) in &r.details {
+        eprintln!("  {key}: {n}");
+    }
+    for p in r.problems.iter().take(SHOWN_PROBLEMS) {
+        eprintln!("{p}");
+    }
+    if r.problems_total as usize > SHOWN_PROBLEMS {
+        eprintln!(
+            "… and {} more problems (--json lists the first {})",
+            r.problems_total as usize - SHOWN_PROBLEMS,
+            everreach_core::imports::MAX_PROBLEMS
+        );
+    }
+}
+
+/// `everreach import instagram`.
+pub async fn instagram(
+    target: DbTarget,
+    opts: ExportOptions,
+    import: everreach_core::imports::instagram::Options,
+) -> anyhow::Result<()> {
+    let db = Database::open(target).await?;
+    let Some(user_id) = store::lookup_user_id(&db.app, &opts.email).await? else {
+        bail!(
+            "no user has the e-mail {:?}; create one with `everreach user create`",
+            opts.email
+        );
+    };
+    let started = std::time::Instant::now();
+    let mut bar = Bar::default();
+    let report =
+        everreach_core::imports::instagram::run(&db.app, user_id, &opts.path, &import, &mut bar)
+            .await?;
+    if let Some(p) = bar.0 {
+        p.finish();
+    }
+    print_report(
+        &opts.path.display().to_string(),
+        &report,
+        started.elapsed().as_secs_f64(),
+    );
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
     Ok(())
 }

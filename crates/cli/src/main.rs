@@ -120,6 +120,28 @@ enum ImportCommand {
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
     },
+    /// Instagram's "Download your information" export in JSON (its folder or its
+    /// .zip): one-to-one threads become contacts, conversations and messages
+    /// (timelines and scores follow); followers and following become identities.
+    /// Safe to run again: what is stored already is skipped.
+    Instagram {
+        /// The export's folder or .zip.
+        path: std::path::PathBuf,
+        /// The user whose export this is.
+        #[arg(long)]
+        email: String,
+        /// Your display name as Instagram shows it, when the export cannot say which
+        /// participant is you (no personal_information.json and a single thread).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Read and check everything, store nothing: the report says what an import
+        /// would do.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -977,3 +977,143 @@ async fn import_dms_reports_bad_lines_then_imports_and_a_second_run_adds_nothing
     tx.commit().await.unwrap();
     assert_eq!(n, 12);
 }
+
+/// Zips the folder `dir` into `to` (paths relative to `dir`).
+fn zip_dir(dir: &Path, to: &Path) {
+    fn walk(root: &Path, dir: &Path, w: &mut zip::ZipWriter<std::fs::File>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(root, &p, w);
+            } else {
+                let name = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                w.start_file(name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                w.write_all(&std::fs::read(&p).unwrap()).unwrap();
+            }
+        }
+    }
+    let mut w = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+    walk(dir, dir, &mut w);
+    w.finish().unwrap();
+}
+
+#[tokio::test]
+async fn import_instagram_reads_an_export_folder_or_zip_repairs_its_text_and_adds_nothing_twice() {
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    db.create_user("bob@example.com").await;
+    let dir = scratch_dir("import-instagram");
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/instagram-export");
+    let zip = dir.join("instagram-cleo.zip");
+    zip_dir(&export, &zip);
+    let run = |path: &Path, email: &str, extra: &[&str]| {
+        everreach()
+            .args(["import", "instagram"])
+            .arg(path)
+            .args(["--email", email, "--json"])
+            .args(extra)
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let report = |out: &Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // A dry run stores nothing and says what an import would do.
+    let dry = report(&run(&export, "bob@example.com", &["--dry-run"]));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["created"], 6 + 3, "{dry}");
+
+    let first = report(&run(&export, "alice@example.com", &[]));
+    // 4 + 2 one-to-one messages, and 3 follows; the group's message skipped; the
+    // message with no time and the file that is not a thread rejected.
+    assert_eq!(first["created"], 9, "{first}");
+    assert_eq!(
+        first["reasons"]["a group thread (the CRM keeps one-to-one conversations)"], 1,
+        "{first}"
+    );
+    assert_eq!(first["rejected"], 2, "{first}");
+    let problems = first["problems"].to_string();
+    assert!(
+        problems.contains("notathread_1/message_1.json")
+            && problems.contains("not an Instagram thread"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("message 3: it has no timestamp_ms"),
+        "{problems}"
+    );
+    assert_eq!(first["details"]["contacts_created"], 2, "{first}");
+
+    // Again, from the zip: everything is already there.
+    let again = report(&run(&zip, "alice@example.com", &[]));
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["reasons"]["already imported"], 9, "{again}");
+
+    let mut tx = everreach_core::db::tenant::begin(&db.app, alice)
+        .await
+        .unwrap();
+    let (name, total): (Option<String>, i64) = sqlx::query_as(
+        "SELECT c.display_name, (SELECT count(*) FROM instagram_messages m WHERE m.contact_id = c.id)
+           FROM instagram_contacts c WHERE c.instagram_username = 'julia.r'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(name.as_deref(), Some("Júlia Ribeiro"));
+    assert_eq!(total, 4);
+    let (text, outbound): (String, bool) = sqlx::query_as(
+        "SELECT message_text, is_outbound FROM instagram_messages ORDER BY sent_at LIMIT 1",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(text, "olá! 🔥 adorei o teu post sobre cerâmica");
+    assert!(!outbound, "Júlia wrote first; Cleo (the owner) is outbound");
+    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM instagram_messages WHERE is_outbound")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(ours, 3);
+    let photo: String = sqlx::query_scalar(
+        "SELECT message_type FROM instagram_messages WHERE message_text = '[photo]'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(photo, "photo");
+    let follows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM identities WHERE channel = 'instagram' AND handle IN ('julia.r', 'nina.paints', 'sam.builds')",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(follows, 3);
+    tx.commit().await.unwrap();
+
+    // Something that is not an export says what it needs.
+    let out = run(
+        &dir.join("instagram-cleo.zip.missing"),
+        "alice@example.com",
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        one_line_error(&out).contains("instagram-cleo.zip.missing"),
+        "{}",
+        one_line_error(&out)
+    );
+}

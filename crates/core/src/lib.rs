@@ -19,6 +19,7 @@ pub mod config;
 pub mod crm;
 pub mod db;
 pub mod error;
+pub mod imports;
 pub mod jobs;
 pub mod json;
 pub mod people;

@@ -155,6 +155,24 @@ fn fix_value(v: &Value) -> Value {
     }
 }
 
+#[derive(Deserialize)]
+struct ParticipantsOnly {
+    participants: Vec<RawParticipant>,
+}
+
+/// Only the participants of a thread file (repaired), the messages skipped unread:
+/// what finding the export's owner needs.
+pub fn participants(bytes: &[u8]) -> Result<Vec<String>, String> {
+    let raw: ParticipantsOnly = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            format!("not valid JSON ({e})")
+        } else {
+            format!("not an Instagram thread: it needs \"participants\" ({e})")
+        }
+    })?;
+    Ok(raw.participants.iter().map(|p| fix(&p.name)).collect())
+}
+
 /// Parses thread file `path`'s bytes; an error says why it is not a thread.
 pub fn parse_thread(path: &str, bytes: &[u8]) -> Result<Thread, String> {
     let raw: RawThread = serde_json::from_slice(bytes).map_err(|e| {
