@@ -24,7 +24,11 @@ use crate::error::ApiError;
 type Routes = utoipa_axum::router::OpenApiRouter<AppState>;
 
 /// Every domain this build has.
-pub const DOMAINS: &[Domain] = &[crate::people::DOMAIN, crate::crm::DOMAIN];
+pub const DOMAINS: &[Domain] = &[
+    crate::people::DOMAIN,
+    crate::crm::DOMAIN,
+    crate::imports::DOMAIN,
+];
 
 /// A generic resource operation (`/api/v1/<resource>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

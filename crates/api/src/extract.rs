@@ -25,6 +25,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// `DefaultBodyLimit::max(BATCH_BODY_LIMIT)` and takes `ApiJson<T, BATCH_BODY_LIMIT>`.
 pub const BATCH_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The path of uploads (multipart, up to 1 GiB): never buffered by a middleware.
+pub const UPLOAD_PATH: &str = "/imports";
+
 /// The path of the one route that takes [`BATCH_BODY_LIMIT`].
 pub const BATCH_PATH: &str = "/person-events/batch";
 

@@ -42,7 +42,9 @@ pub async fn idempotency(
     let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY) else {
         return Ok(next.run(req).await);
     };
-    if req.method() != Method::POST {
+    // an upload is streamed, never buffered for replay: importing a file twice adds
+    // nothing, so a retried upload is harmless
+    if req.method() != Method::POST || req.uri().path().ends_with(crate::extract::UPLOAD_PATH) {
         return Ok(next.run(req).await);
     }
     let key = raw_key

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod imports;
 pub mod jobs;
 pub mod observe;
 pub mod openapi;

@@ -978,30 +978,6 @@ async fn import_dms_reports_bad_lines_then_imports_and_a_second_run_adds_nothing
     assert_eq!(n, 12);
 }
 
-/// Zips the folder `dir` into `to` (paths relative to `dir`).
-fn zip_dir(dir: &Path, to: &Path) {
-    fn walk(root: &Path, dir: &Path, w: &mut zip::ZipWriter<std::fs::File>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(root, &p, w);
-            } else {
-                let name = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                w.start_file(name, zip::write::SimpleFileOptions::default())
-                    .unwrap();
-                w.write_all(&std::fs::read(&p).unwrap()).unwrap();
-            }
-        }
-    }
-    let mut w = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
-    walk(dir, dir, &mut w);
-    w.finish().unwrap();
-}
-
 #[tokio::test]
 async fn import_instagram_reads_an_export_folder_or_zip_repairs_its_text_and_adds_nothing_twice() {
     let db = TestDb::new().await;
@@ -1009,9 +985,9 @@ async fn import_instagram_reads_an_export_folder_or_zip_repairs_its_text_and_add
     db.create_user("bob@example.com").await;
     let dir = scratch_dir("import-instagram");
     std::fs::create_dir_all(&dir).unwrap();
-    let export = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/instagram-export");
+    let export = everreach_testkit::files::instagram_export();
     let zip = dir.join("instagram-cleo.zip");
-    zip_dir(&export, &zip);
+    everreach_testkit::files::zip_dir(&export, &zip).unwrap();
     let run = |path: &Path, email: &str, extra: &[&str]| {
         everreach()
             .args(["import", "instagram"])

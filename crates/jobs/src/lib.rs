@@ -12,6 +12,7 @@
 pub mod crm;
 pub mod cron;
 mod handler;
+pub mod imports;
 pub mod maintenance;
 pub mod people;
 mod runner;

@@ -16,6 +16,7 @@
     reason = "a harness that cannot set up must fail the test loudly"
 )]
 
+pub mod files;
 mod server;
 
 use everreach_core::db::{Database, DbTarget};

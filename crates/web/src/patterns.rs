@@ -93,7 +93,7 @@ impl Kind {
                     .hint("friendship 80+, service 60–79, curiosity 40–59, rewarm under 40; offer needs consent, retention follows a purchase."),
                 Field::new("stage", "Stage", "select")
                     .options(
-                        std::iter::once((String::new(), "Any stage".to_string()))
+                        std::iter::once(("any".to_string(), "Any stage".to_string()))
                             .chain(STAGES.iter().map(|s| (s.to_string(), stage_words(s))))
                             .collect(),
                     )

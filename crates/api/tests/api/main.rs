@@ -15,6 +15,7 @@ mod crm_score;
 mod domains;
 mod events;
 mod helpers;
+mod imports;
 mod jobs;
 mod openapi;
 mod people;

@@ -238,12 +238,13 @@ fn template(body: &mut Map<String, Value>, _: Mode) -> Problems {
         ));
     }
     if let Some(stage) = body.get("stage").and_then(Value::as_str)
+        && stage != "any"
         && !is_stage(stage)
     {
         problems.push((
             "/stage".into(),
             format!(
-                "{stage:?} is not a stage: use one of {}, or null for any stage",
+                "{stage:?} is not a stage: use one of {}, or \"any\" (001's word) or null for any stage",
                 STAGES.join(", ")
             ),
         ));
@@ -382,6 +383,8 @@ mod tests {
         assert_eq!(bad, ["/lane", "/stage"]);
         let (_, ok) = run(template, json!({"lane": "curiosity", "stage": null}));
         assert!(ok.is_empty());
+        let (_, ok) = run(template, json!({"lane": "friendship", "stage": "any"}));
+        assert!(ok.is_empty(), "001's own rows say any");
     }
 
     #[test]

@@ -15,9 +15,12 @@
 //! - tells a [`Progress`] how far it is (the CLI draws a bar, a job records it).
 //!
 //! `instagram.rs`: the "Download your information" export (threads → the Instagram
-//! CRM; followers and following → identities on the people graph).
+//! CRM; followers and following → identities on the people graph). `store.rs`:
+//! uploads (the API, the Imports page) kept in the database and run by the
+//! `imports.run` job.
 
 pub mod instagram;
+pub mod store;
 
 use std::collections::BTreeMap;
 
