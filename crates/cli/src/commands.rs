@@ -189,7 +189,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             import::instagram(
                 target,
                 import::ExportOptions { path, email, json },
-                everreach_core::imports::instagram::Options { owner, dry_run },
+                everreach_core::imports::instagram::Options {
+                    owner,
+                    dry_run,
+                    file_name: None,
+                },
             )
         }),
         Command::Token {

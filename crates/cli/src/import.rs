@@ -350,7 +350,13 @@ pub async fn instagram(
     let mut bar = Bar::default();
     let report =
         everreach_core::imports::instagram::run(&db.app, user_id, &opts.path, &import, &mut bar)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                everreach_core::imports::ImportError::Input(why) => {
+                    anyhow::anyhow!("{}: {why}", opts.path.display())
+                }
+                other => other.into(),
+            })?;
     if let Some(p) = bar.0 {
         p.finish();
     }

@@ -131,6 +131,15 @@ impl Tree {
         })
     }
 
+    /// A zip named `name` in problems (an upload's file name instead of the scratch
+    /// file it was written to); a folder keeps its path.
+    pub fn named(mut self, name: &str) -> Tree {
+        if let Tree::Zip { name: n, .. } = &mut self {
+            *n = name.to_string();
+        }
+        self
+    }
+
     pub fn entries(&self) -> &[Entry] {
         match self {
             Tree::Dir { entries, .. } | Tree::Zip { entries, .. } => entries,

@@ -90,6 +90,41 @@ impl FromRequest<AppState> for UserForm {
     }
 }
 
+/// A file upload (`multipart/form-data`) a signed-in user sent: its origin checked,
+/// and its first field must be `_csrf` with their session's token, read before any
+/// file byte is; the rest of the form is the handler's to stream.
+#[derive(Debug)]
+pub struct UserUpload {
+    pub me: Signed,
+    pub form: axum::extract::Multipart,
+}
+
+impl FromRequest<AppState> for UserUpload {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
+        let (mut parts, body) = req.into_parts();
+        if !csrf::same_origin(&parts.headers) {
+            return Err(PageError::Csrf);
+        }
+        let me = Signed::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let mut form = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|_| PageError::Csrf)?;
+        let token = match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some(csrf::FIELD) => {
+                field.text().await.unwrap_or_default()
+            }
+            _ => return Err(PageError::Csrf),
+        };
+        if !csrf::matches(&me.session, &token) {
+            return Err(PageError::Csrf);
+        }
+        Ok(UserUpload { me, form })
+    }
+}
+
 /// A form someone not signed in sent, its CSRF token checked against their cookie.
 #[derive(Debug)]
 pub struct VisitorForm {

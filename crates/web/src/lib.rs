@@ -17,6 +17,7 @@ pub mod csrf;
 pub mod error;
 pub mod fmt;
 pub mod form;
+pub mod imports;
 pub mod inbox;
 pub mod jobs;
 pub mod outreach;
@@ -79,6 +80,7 @@ pub fn pages() -> Router<AppState> {
         .merge(patterns::routes())
         .merge(contact::routes())
         .merge(people::routes())
+        .merge(imports::routes())
         .merge(person::routes())
         .merge(settings::routes())
         .merge(company::routes())

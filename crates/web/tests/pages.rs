@@ -1449,3 +1449,152 @@ async fn templates_signals_and_patterns_are_edited_with_their_checks_beside_the_
     eve.sign_up("eve@example.com").await;
     assert_eq!(eve.get(&edit).await.status, StatusCode::NOT_FOUND);
 }
+
+impl Browser<'_> {
+    /// Posts a multipart form: `fields` in order, then `file` when given.
+    async fn upload(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &[u8])>,
+    ) -> Page {
+        const B: &str = "pages-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{B}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some((name, bytes)) = file {
+            body.extend_from_slice(
+                format!("--{B}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{B}--\r\n").as_bytes());
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::COOKIE, jar.join("; "))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={B}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let res = self.app.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
+            .unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_upload_on_the_imports_page_runs_and_shows_its_report_and_bad_input_stays_beside_its_field()
+ {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    let page = b.get("/imports").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No imports yet"), "{}", page.body);
+    let csrf = page.csrf();
+
+    // No file: the problem is beside the file input; what was typed is kept.
+    let bad = b
+        .upload(
+            "/imports",
+            &[
+                ("_csrf", &csrf),
+                ("kind", "instagram"),
+                ("owner", "Ada L."),
+                ("dry_run", "on"),
+            ],
+            Some(("", b"")),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("id=\"file-error\""), "{}", bad.body);
+    assert!(bad.body.contains("value=\"Ada L.\""));
+    assert!(bad.body.contains("name=\"dry_run\" value=\"on\" checked"));
+    // Without its token first: refused before the file is read.
+    let forged = b
+        .upload(
+            "/imports",
+            &[("kind", "instagram")],
+            Some(("x.zip", b"PK\x03\x04")),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // The export's zip: stored, queued, and shown while it waits.
+    let dir = std::env::temp_dir().join(format!("everreach-pages-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zip = dir.join("export.zip");
+    everreach_testkit::files::zip_dir(&everreach_testkit::files::instagram_export(), &zip).unwrap();
+    let bytes = std::fs::read(&zip).unwrap();
+    let sent = b
+        .upload(
+            "/imports",
+            &[("_csrf", &csrf), ("kind", "")],
+            Some(("export.zip", &bytes)),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let at = sent.location().to_string();
+    assert!(at.starts_with("/imports/"), "{at}");
+    let waiting = b.get(&at).await;
+    assert!(
+        waiting.body.contains("Waiting for a worker"),
+        "{}",
+        waiting.body
+    );
+    assert!(waiting.body.contains("hx-trigger=\"every 1s\""));
+
+    // The job runs; the progress fragment now carries the report, and stops polling.
+    let id: uuid::Uuid = at.trim_start_matches("/imports/").parse().unwrap();
+    let user: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM imports WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    everreach_core::imports::store::run(&app.db.app, user, id)
+        .await
+        .unwrap();
+    let fragment = b.get(&format!("{at}/progress")).await;
+    assert!(!fragment.body.contains("hx-trigger"), "{}", fragment.body);
+    assert!(
+        fragment.body.contains("<dt>Created</dt><dd>9</dd>"),
+        "{}",
+        fragment.body
+    );
+    assert!(fragment.body.contains("not an Instagram thread"));
+    let list = b.get("/imports").await;
+    assert!(list.body.contains("9 created"), "{}", list.body);
+    assert!(b.get("/inbox").await.body.contains("Júlia Ribeiro"));
+
+    // Another user: 404.
+    let mut eve = Browser::new(&app);
+    eve.sign_up("eve@example.com").await;
+    assert_eq!(eve.get(&at).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        eve.get(&format!("{at}/progress")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

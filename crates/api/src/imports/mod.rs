@@ -55,7 +55,9 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(
             store::MAX_UPLOAD as usize + 1024 * 1024,
         ));
-    OpenApiRouter::new().merge(upload).routes(routes!(get_import))
+    OpenApiRouter::new()
+        .merge(upload)
+        .routes(routes!(get_import))
 }
 
 /// The upload's fields, in this order (the file last).

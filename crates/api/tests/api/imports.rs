@@ -102,6 +102,11 @@ async fn an_uploaded_export_is_imported_by_its_job_and_reported() {
     let report = &r.body["report"];
     assert_eq!(report["created"], 9, "{report}");
     assert_eq!(report["rejected"], 2, "{report}");
+    let file = report["problems"][0]["file"].as_str().unwrap();
+    assert!(
+        file.starts_with("cleo-export.zip:your_instagram_activity/"),
+        "problems name the uploaded file, not a scratch path: {file}"
+    );
     assert_eq!(r.body["progress_done"], r.body["progress_total"]);
     assert_eq!(r.body["progress_unit"], "files");
     let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM import_chunks")

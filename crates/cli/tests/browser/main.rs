@@ -22,6 +22,7 @@
 
 mod crm;
 mod csrf;
+mod imports;
 mod isolation;
 mod journey;
 

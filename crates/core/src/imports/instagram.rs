@@ -50,6 +50,8 @@ pub struct Options {
     pub owner: Option<String>,
     /// Read and check everything, store nothing.
     pub dry_run: bool,
+    /// How problems name the file (an upload's name); default: its path.
+    pub file_name: Option<String>,
 }
 
 /// The export's files, by role.
@@ -86,18 +88,18 @@ pub async fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("instagram", opts.dry_run);
-    let mut tree = Tree::open(path, &Limits::default()).map_err(|e| {
-        ImportError::Input(format!(
-            "{}: {e} (give the export's folder or its .zip)",
-            path.display()
-        ))
-    })?;
+    let shown = opts
+        .file_name
+        .clone()
+        .unwrap_or_else(|| path.display().to_string());
+    let mut tree = Tree::open(path, &Limits::default())
+        .map_err(|e| ImportError::Input(format!("{e} (give the export's folder or its .zip)")))?
+        .named(&shown);
     let found = find(&tree);
     if found.threads.is_empty() && found.follows.is_empty() {
-        return Err(ImportError::Input(format!(
-            "{}: no Instagram threads (…/inbox/<name>/message_1.json) or followers lists in it: is this the JSON export from Instagram's \"Download your information\"?",
-            path.display()
-        )));
+        return Err(ImportError::Input(
+            "no Instagram threads (…/inbox/<name>/message_1.json) or followers lists in it: is this the JSON export from Instagram's \"Download your information\"?".into(),
+        ));
     }
     progress.total((found.threads.len() + found.follows.len()) as u64, "files");
 
@@ -131,10 +133,6 @@ pub async fn run(
             ig::owner(personal.as_ref(), &lists)
         }
     };
-    if let Some(o) = &owner {
-        report.details.insert("owner_known".into(), 1);
-        tracing::info!(owner = %o, "instagram import: the export's owner");
-    }
 
     for path in &found.threads {
         report.files += 1;

@@ -351,7 +351,15 @@ pub async fn run(pool: &sqlx::PgPool, user_id: Uuid, id: Uuid) -> DomainResult<I
     let path = scratch_file(id);
     let written = write_out(pool, user_id, id, &path).await;
     let outcome = match written {
-        Ok(()) => import_file(pool, user_id, id, &kind, dry_run, &options, &path).await,
+        Ok(()) => {
+            let input = Input {
+                kind: &kind,
+                dry_run,
+                options: &options,
+                file_name: &file_name,
+            };
+            import_file(pool, user_id, id, &input, &path).await
+        }
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_file(&path);
@@ -433,16 +441,29 @@ async fn write_out(
     Ok(())
 }
 
-/// Runs the importer of `kind` on `path`, recording progress on the row meanwhile.
+/// What the row says to import.
+struct Input<'a> {
+    kind: &'a str,
+    dry_run: bool,
+    options: &'a Value,
+    file_name: &'a str,
+}
+
+/// Runs the importer of the input's kind on `path`, recording progress on the row
+/// meanwhile.
 async fn import_file(
     pool: &sqlx::PgPool,
     user_id: Uuid,
     id: Uuid,
-    kind: &str,
-    dry_run: bool,
-    options: &Value,
+    input: &Input<'_>,
     path: &std::path::Path,
 ) -> Result<Report, ImportError> {
+    let Input {
+        kind,
+        dry_run,
+        options,
+        file_name,
+    } = *input;
     let progress = Shared::default();
     let ticker = {
         let (pool, seen) = (pool.clone(), progress.0.clone());
@@ -487,6 +508,7 @@ async fn import_file(
                     .and_then(Value::as_str)
                     .map(str::to_string),
                 dry_run,
+                file_name: Some(file_name.to_string()),
             };
             instagram::run(pool, user_id, path, &opts, &mut p).await
         }
