@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use everreach_core::db::tenant::TenantTx;
@@ -95,12 +96,18 @@ fn bad_multipart(e: impl std::fmt::Display) -> ApiError {
 pub(crate) async fn upload_import(
     State(state): State<AppState>,
     user: CurrentUser,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(
     StatusCode,
     [(header::HeaderName, String); 1],
     Json<ImportView>,
 )> {
+    // axum's own rejection is plain text: answer as every other error does
+    let mut form = form.map_err(|e| {
+        ApiError::UnsupportedMediaType(format!(
+            "send the upload as multipart/form-data with a boundary ({e})"
+        ))
+    })?;
     let mut kind: Option<Kind> = None;
     let mut dry_run = false;
     let mut owner: Option<String> = None;

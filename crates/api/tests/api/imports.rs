@@ -236,6 +236,23 @@ async fn a_bad_upload_names_its_field_and_a_file_that_is_no_export_fails_saying_
         ),
         "/file"
     );
+    let json = app
+        .post(
+            "/api/v1/imports",
+            serde_json::json!({"file": "x"}),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(
+        json.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        json.body
+    );
+    assert_eq!(
+        json.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM imports")
         .fetch_one(&app.db.admin)
         .await

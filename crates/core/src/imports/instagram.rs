@@ -32,7 +32,7 @@ use everreach_formats::instagram::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{BATCH, ImportError, Progress, Report};
+use super::{BATCH, ImportError, Progress, Report, said};
 use crate::crm::model::{CheckedDm, DmInput, DmStatus, check_dm};
 use crate::crm::{dm, model::MAX_BATCH};
 use crate::db::tenant::TenantTx;
@@ -249,17 +249,14 @@ async fn import_thread(
         };
         match check_dm(&input, now) {
             Ok(c) => checked.push(c),
-            Err(problems) => {
-                let why = problems
-                    .into_iter()
-                    .map(|(f, w)| format!("{}: {w}", f.trim_start_matches('/')))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                report.reject(
-                    "a message that breaks a rule",
-                    Problem::new(label, None, format!("message {}: {why}", i + 1)),
-                );
-            }
+            Err(problems) => report.reject(
+                "a message that breaks a rule",
+                Problem::new(
+                    label,
+                    None,
+                    format!("message {}: {}", i + 1, said(problems)),
+                ),
+            ),
         }
     }
     if opts.dry_run {
@@ -324,21 +321,14 @@ async fn import_follows(
         };
         match check_event(&input, now) {
             Ok(e) => events.push(e),
-            Err(problems) => {
-                let why = problems
-                    .into_iter()
-                    .map(|(f, w)| format!("{}: {w}", f.trim_start_matches('/')))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                report.reject(
-                    "an account that breaks a rule",
-                    Problem::new(
-                        label,
-                        None,
-                        format!("account {} (@{}): {why}", i + 1, f.username),
-                    ),
-                );
-            }
+            Err(problems) => report.reject(
+                "an account that breaks a rule",
+                Problem::new(
+                    label,
+                    None,
+                    format!("account {} (@{}): {}", i + 1, f.username, said(problems)),
+                ),
+            ),
         }
     }
     if opts.dry_run {

@@ -99,6 +99,15 @@ impl Report {
     }
 }
 
+/// A domain check's problems `(pointer, why)` as one line: `field: why; field: why`.
+pub fn said(problems: Vec<crate::error::FieldProblem>) -> String {
+    problems
+        .into_iter()
+        .map(|(f, w)| format!("{}: {w}", f.trim_start_matches('/')))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Where an import is: told the total once known, then each step.
 pub trait Progress: Send {
     /// The amount of work (files, bytes or items; `unit` names it).
