@@ -7,6 +7,12 @@
 //!   valid UTF-8 once re-encoded, so it stays).
 //! - [`Lines`]: lines of a reader with a bound on a line's length, so a file that is
 //!   one 2 GB line is reported and skipped in constant memory instead of read whole.
+//! - [`decode`]: bytes in a named charset (a MIME `charset=`, a vCard `CHARSET=`) as
+//!   text. Labels are WHATWG's, so `ISO-8859-1` and `us-ascii` read as Windows-1252,
+//!   its superset, as browsers and mail readers do. Without a label, or with one that
+//!   says ASCII or UTF-8 or that nobody knows, bytes that are valid UTF-8 are UTF-8
+//!   and any others Windows-1252: what Excel, Outlook and old mailers write. Nothing
+//!   is lost either way: a byte no charset maps becomes U+FFFD.
 
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -20,6 +26,24 @@ pub fn repair_mojibake(s: &str) -> Cow<'_, str> {
     match String::from_utf8(bytes) {
         Ok(fixed) if !fixed.is_ascii() => Cow::Owned(fixed),
         _ => Cow::Borrowed(s),
+    }
+}
+
+/// `bytes` as text in the charset `label` names (see the module's first comment).
+pub fn decode<'a>(bytes: &'a [u8], label: Option<&str>) -> Cow<'a, str> {
+    let named = label
+        .and_then(|l| encoding_rs::Encoding::for_label(l.trim().as_bytes()))
+        .filter(|e| *e != encoding_rs::UTF_8 && *e != encoding_rs::WINDOWS_1252);
+    if let Some(encoding) = named {
+        return encoding.decode_without_bom_handling(bytes).0;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
     }
 }
 
@@ -108,6 +132,24 @@ mod tests {
         assert_eq!(repair_mojibake("café Ã la carte"), "café Ã la carte");
         // Already right (a character past U+00FF): untouched.
         assert_eq!(repair_mojibake("Júlia 🔥"), "Júlia 🔥");
+    }
+
+    #[test]
+    fn bytes_are_decoded_in_their_charset_or_as_utf8_then_windows_1252() {
+        // "café" in Latin-1, labelled as such and as ASCII (a common lie), and unlabelled.
+        assert_eq!(decode(b"caf\xe9", Some("ISO-8859-1")), "café");
+        assert_eq!(decode(b"caf\xe9", Some("us-ascii")), "café");
+        assert_eq!(decode(b"caf\xe9", None), "café");
+        // Windows-1252's euro sign and curly quotes (0x80, 0x93/0x94).
+        assert_eq!(
+            decode(b"\x93\x80 5\x94", Some("windows-1252")),
+            "\u{201c}€ 5\u{201d}"
+        );
+        // UTF-8 mislabelled as ASCII stays UTF-8; a real legacy charset is honoured.
+        assert_eq!(decode("café".as_bytes(), Some("us-ascii")), "café");
+        assert_eq!(decode(b"\xbf", Some("iso-8859-2")), "ż");
+        assert_eq!(decode(b"\xc1\xc2", Some("koi8-r")), "аб");
+        assert_eq!(decode(b"x\xff", Some("no-such-charset")), "xÿ");
     }
 
     #[test]
