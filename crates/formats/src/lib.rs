@@ -27,5 +27,6 @@ pub mod problem;
 pub mod social;
 pub mod table;
 pub mod text;
+pub mod vcard;
 
 pub use problem::Problem;
