@@ -23,6 +23,7 @@
 
 pub mod archive;
 pub mod instagram;
+pub mod mbox;
 pub mod problem;
 pub mod social;
 pub mod table;
