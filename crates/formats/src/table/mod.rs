@@ -2,8 +2,9 @@
 //! - **the delimiter** is sniffed from the header line: whichever of `,` `;` tab `|`
 //!   appears most outside quotes (Excel in much of Europe writes `;`; "Unicode text"
 //!   is tab-separated); none of them means one column, `,`.
-//! - **a UTF-8 byte-order mark** before the header is dropped; a field that is not
-//!   UTF-8 is read as Windows-1252 (Excel's and Outlook's exports).
+//! - **a UTF-8 byte-order mark** before the header is dropped; a UTF-16 file (one
+//!   with its byte-order mark: Excel's "Unicode text") is read as UTF-8; a field that
+//!   is not UTF-8 is read as Windows-1252 (Excel's and Outlook's exports).
 //! - **quoted fields** may hold the delimiter, `""` and newlines; a record's line is
 //!   the line it starts on, counted in the file.
 //! - **notes before the header** are skipped: LinkedIn's `Connections.csv` opens with
@@ -30,7 +31,7 @@ use std::io::{self, BufReader, Chain, Cursor, Read};
 use chrono::NaiveDate;
 
 use crate::Problem;
-use crate::text::{Line, Lines, decode};
+use crate::text::{Line, Lines, Utf8Reader, decode};
 
 /// Lines looked at for the header before giving up and taking the first one.
 pub const MAX_PREAMBLE_LINES: usize = 50;
@@ -40,7 +41,7 @@ pub const MAX_HEADER_LINE_BYTES: usize = 64 * 1024;
 pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What the CSV reader reads: the lines read looking for the header, then the rest.
-type Input<R> = Bounded<Chain<Cursor<Vec<u8>>, BufReader<R>>>;
+type Input<R> = Bounded<Chain<Cursor<Vec<u8>>, BufReader<Utf8Reader<R>>>>;
 
 /// One record (row) of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +85,7 @@ impl<R: Read> Table<R> {
         is_header: &dyn Fn(&[String]) -> bool,
     ) -> Result<Table<R>, Problem> {
         let problem = |line: Option<u64>, message: String| Problem::new(file, line, message);
-        let mut reader = BufReader::new(reader);
+        let mut reader = BufReader::new(Utf8Reader::new(reader));
         // Lines looked at, `None` for one past the bound.
         let mut seen: Vec<(u64, Option<Vec<u8>>)> = Vec::new();
         let mut found = None;
@@ -135,15 +136,17 @@ impl<R: Read> Table<R> {
             .map(|c| c.trim().to_string())
             .collect();
         // The lines read past the header are records: given back to the CSV reader,
-        // but a line past the bound was dropped unread, so it is reported.
+        // but a line past the bound was dropped unread, so it is reported (and given
+        // back blank, to keep the count of lines).
         let mut queued = VecDeque::new();
         let mut rest = Vec::new();
         for (n, bytes) in &seen[at + 1..] {
+            if let Some(bytes) = bytes {
+                rest.extend_from_slice(bytes);
+            }
+            rest.push(b'\n');
             match bytes {
-                Some(bytes) => {
-                    rest.extend_from_slice(bytes);
-                    rest.push(b'\n');
-                }
+                Some(_) => {}
                 None => queued.push_back(Err(problem(
                     Some(*n),
                     format!(
@@ -491,6 +494,19 @@ mod tests {
     }
 
     #[test]
+    fn a_utf16_table_is_read() {
+        let mut data = vec![0xFF, 0xFE];
+        data.extend(
+            "Name\tE-mail\r\nJosé\tj@x.com\r\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        );
+        let (table, records) = read(&data, &[]);
+        assert_eq!(table.header(), ["Name", "E-mail"]);
+        assert_eq!(ok(&records[0]), (2, vec!["José", "j@x.com"]));
+    }
+
+    #[test]
     fn the_delimiter_is_the_one_most_used_outside_quotes() {
         assert_eq!(sniff_delimiter(b"a,b,c"), b',');
         assert_eq!(sniff_delimiter(b"\"a,b,c\";d;e"), b';');
@@ -573,6 +589,21 @@ mod tests {
         let p = records[0].as_ref().unwrap_err();
         assert_eq!(p.line, Some(2));
         assert!(p.message.contains("quote left open"), "{p}");
+    }
+
+    #[test]
+    fn a_huge_line_met_while_looking_for_the_header_is_reported_and_lines_still_count() {
+        // No line names the wanted columns, so the scan meets the long line before it
+        // settles on the first line as the header.
+        let mut data = b"a,b\n1,2\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_HEADER_LINE_BYTES + 1));
+        data.extend_from_slice(b"\n3,4\n");
+        let (table, records) = read(&data, &["Email"]);
+        assert_eq!(table.header_line(), 1);
+        let p = records[0].as_ref().unwrap_err();
+        assert_eq!(p.line, Some(3));
+        assert_eq!(ok(&records[1]), (2, vec!["1", "2"]));
+        assert_eq!(ok(&records[2]), (4, vec!["3", "4"]));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - **base64** (`ENCODING=b`, `ENCODING=BASE64`) values are decoded; the
 //!   properties read here rarely use it, photos do, and photos are skipped unread.
 //! - **charsets**: `CHARSET=ISO-8859-1`, `windows-1252`, … decode a value's bytes;
-//!   without one, a value that is not UTF-8 is read as Windows-1252 ([`decode`]).
+//!   without one, a value that is not UTF-8 is read as Windows-1252 ([`decode`]). A
+//!   UTF-16 file (with its byte-order mark, as Outlook saves) is read as UTF-8.
 //! - **groups** (`item1.EMAIL`, `item1.X-ABLabel:Instagram`): Apple's custom labels
 //!   are given to the e-mail, phone or URL of their group.
 //! - **parameters**: `TYPE=work`, `TYPE=work,pref`, `TYPE="work,pref"`, repeated
@@ -35,7 +36,7 @@ use chrono::NaiveDate;
 
 use crate::Problem;
 use crate::social::{self, Network, Profile};
-use crate::text::{Line, Lines, decode};
+use crate::text::{Line, Lines, Utf8Reader, decode};
 use property::{Property, unescape};
 
 /// Longest physical line read; a longer one is skipped.
@@ -333,7 +334,7 @@ struct Logical {
 /// The cards of a vCard file, as a stream; problems come between them.
 #[derive(Debug)]
 pub struct Cards<R: Read> {
-    lines: Lines<BufReader<R>>,
+    lines: Lines<BufReader<Utf8Reader<R>>>,
     file: String,
     peeked: Option<Line>,
     card: Option<Card>,
@@ -348,7 +349,7 @@ impl<R: Read> Cards<R> {
     /// The cards in `reader`, named `file` in problems.
     pub fn new(reader: R, file: &str) -> Cards<R> {
         Cards {
-            lines: Lines::new(BufReader::new(reader), MAX_LINE_BYTES),
+            lines: Lines::new(BufReader::new(Utf8Reader::new(reader)), MAX_LINE_BYTES),
             file: file.to_string(),
             peeked: None,
             card: None,
@@ -796,6 +797,14 @@ END:VCARD\n";
         let card = read[2].as_ref().unwrap();
         assert_eq!(card.emails[0].value, "big@x.com");
         assert_eq!(card.note, None);
+    }
+
+    #[test]
+    fn a_utf16_file_is_read() {
+        let mut data = vec![0xFF, 0xFE];
+        let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Zoë\r\nEND:VCARD\r\n";
+        data.extend(card.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(cards(&data)[0].full_name.as_deref(), Some("Zoë"));
     }
 
     #[test]
