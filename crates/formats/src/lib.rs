@@ -8,8 +8,7 @@
 //! - `archive`: a folder or a zip as one tree of files, read within bounds (zip
 //!   bombs and lying sizes refused).
 //! - `text`: text repair (Meta's UTF-8-as-Latin-1 mojibake), bounded line reading,
-//!   UTF-16 files read as UTF-8,
-//!   bytes in a named charset.
+//!   bytes in a named charset, UTF-16 files read as UTF-8.
 //! - `social`: Instagram, LinkedIn and X profiles recognised in URLs and handles.
 //! - `instagram`: Instagram's "Download your information" export — threads,
 //!   followers and following, the owner — wherever the export version put them.
