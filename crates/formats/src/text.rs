@@ -7,9 +7,18 @@
 //!   valid UTF-8 once re-encoded, so it stays).
 //! - [`Lines`]: lines of a reader with a bound on a line's length, so a file that is
 //!   one 2 GB line is reported and skipped in constant memory instead of read whole.
+//! - [`decode`]: bytes in a named charset (a MIME `charset=`, a vCard `CHARSET=`) as
+//!   text. Labels are WHATWG's, so `ISO-8859-1` and `us-ascii` read as Windows-1252,
+//!   its superset, as browsers and mail readers do. Without a label, or with one that
+//!   says ASCII or UTF-8 or that nobody knows, bytes that are valid UTF-8 are UTF-8
+//!   and any others Windows-1252: what Excel, Outlook and old mailers write. Nothing
+//!   is lost either way: a byte no charset maps becomes U+FFFD.
+//! - [`Utf8Reader`]: a file's bytes as UTF-8 whatever Unicode it was saved in: a file
+//!   starting with a UTF-16 byte-order mark (Excel's "Unicode text", Outlook's vCards)
+//!   is transcoded as it is read; any other is passed through untouched.
 
 use std::borrow::Cow;
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 
 /// The string as its writer meant it (see the module's first comment).
 pub fn repair_mojibake(s: &str) -> Cow<'_, str> {
@@ -20,6 +29,123 @@ pub fn repair_mojibake(s: &str) -> Cow<'_, str> {
     match String::from_utf8(bytes) {
         Ok(fixed) if !fixed.is_ascii() => Cow::Owned(fixed),
         _ => Cow::Borrowed(s),
+    }
+}
+
+/// `bytes` as text in the charset `label` names (see the module's first comment).
+pub fn decode<'a>(bytes: &'a [u8], label: Option<&str>) -> Cow<'a, str> {
+    let named = label
+        .and_then(|l| encoding_rs::Encoding::for_label(l.trim().as_bytes()))
+        .filter(|e| *e != encoding_rs::UTF_8 && *e != encoding_rs::WINDOWS_1252);
+    if let Some(encoding) = named {
+        return encoding.decode_without_bom_handling(bytes).0;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
+    }
+}
+
+/// A reader's bytes as UTF-8 (see the module's first comment).
+#[derive(Debug)]
+pub struct Utf8Reader<R> {
+    inner: R,
+    /// Set for a UTF-16 file, from its byte-order mark.
+    decoder: Option<encoding_rs::Decoder>,
+    /// The first bytes, read to see the byte-order mark, not yet given on.
+    head: Vec<u8>,
+    /// UTF-8 decoded and not yet given, from `at` on.
+    out: Vec<u8>,
+    at: usize,
+    started: bool,
+    ended: bool,
+}
+
+impl<R: Read> Utf8Reader<R> {
+    pub fn new(inner: R) -> Utf8Reader<R> {
+        Utf8Reader {
+            inner,
+            decoder: None,
+            head: Vec::new(),
+            out: Vec::new(),
+            at: 0,
+            started: false,
+            ended: false,
+        }
+    }
+
+    /// Reads the first two bytes (or fewer, at the end) and picks the decoder.
+    fn start(&mut self) -> io::Result<()> {
+        self.started = true;
+        let mut two = [0u8; 2];
+        let mut got = 0;
+        while got < 2 {
+            let n = self.inner.read(&mut two[got..])?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        self.head = two[..got].to_vec();
+        let encoding = match self.head.as_slice() {
+            [0xFF, 0xFE] => Some(encoding_rs::UTF_16LE),
+            [0xFE, 0xFF] => Some(encoding_rs::UTF_16BE),
+            _ => None,
+        };
+        if let Some(encoding) = encoding {
+            self.decoder = Some(encoding.new_decoder_without_bom_handling());
+            self.head.clear();
+        }
+        Ok(())
+    }
+
+    /// Decodes the next chunk of a UTF-16 file into `out`.
+    fn decode_more(&mut self) -> io::Result<()> {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(());
+        };
+        let mut chunk = [0u8; 8192];
+        let n = self.inner.read(&mut chunk)?;
+        let last = n == 0;
+        let room = decoder.max_utf8_buffer_length(n).unwrap_or(n * 3 + 16);
+        self.out.clear();
+        self.out.resize(room, 0);
+        self.at = 0;
+        let (_, _, written, _) = decoder.decode_to_utf8(&chunk[..n], &mut self.out, last);
+        self.out.truncate(written);
+        self.ended = last;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Utf8Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.started {
+            self.start()?;
+        }
+        if self.decoder.is_none() {
+            if !self.head.is_empty() {
+                let n = buf.len().min(self.head.len());
+                buf[..n].copy_from_slice(&self.head[..n]);
+                self.head.drain(..n);
+                return Ok(n);
+            }
+            return self.inner.read(buf);
+        }
+        while self.at == self.out.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            self.decode_more()?;
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -108,6 +234,45 @@ mod tests {
         assert_eq!(repair_mojibake("café Ã la carte"), "café Ã la carte");
         // Already right (a character past U+00FF): untouched.
         assert_eq!(repair_mojibake("Júlia 🔥"), "Júlia 🔥");
+    }
+
+    #[test]
+    fn bytes_are_decoded_in_their_charset_or_as_utf8_then_windows_1252() {
+        // "café" in Latin-1, labelled as such and as ASCII (a common lie), and unlabelled.
+        assert_eq!(decode(b"caf\xe9", Some("ISO-8859-1")), "café");
+        assert_eq!(decode(b"caf\xe9", Some("us-ascii")), "café");
+        assert_eq!(decode(b"caf\xe9", None), "café");
+        // Windows-1252's euro sign and curly quotes (0x80, 0x93/0x94).
+        assert_eq!(
+            decode(b"\x93\x80 5\x94", Some("windows-1252")),
+            "\u{201c}€ 5\u{201d}"
+        );
+        // UTF-8 mislabelled as ASCII stays UTF-8; a real legacy charset is honoured.
+        assert_eq!(decode("café".as_bytes(), Some("us-ascii")), "café");
+        assert_eq!(decode(b"\xbf", Some("iso-8859-2")), "ż");
+        assert_eq!(decode(b"\xc1\xc2", Some("koi8-r")), "аб");
+        assert_eq!(decode(b"x\xff", Some("no-such-charset")), "xÿ");
+    }
+
+    #[test]
+    fn utf16_files_are_read_as_utf8_and_others_passed_through() {
+        let text = "Name;E-mail\r\nJosé 🔥;j@x.com\r\n";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        for bytes in [le, be] {
+            // A reader giving one byte at a time splits every character.
+            let slow = std::io::BufReader::with_capacity(1, &bytes[..]);
+            let mut out = String::new();
+            Utf8Reader::new(slow).read_to_string(&mut out).unwrap();
+            assert_eq!(out, text);
+        }
+        for plain in [&b"a"[..], b"", b"\xff", b"plain, caf\xe9"] {
+            let mut out = Vec::new();
+            Utf8Reader::new(plain).read_to_end(&mut out).unwrap();
+            assert_eq!(out, plain);
+        }
     }
 
     #[test]
