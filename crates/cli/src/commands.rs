@@ -186,14 +186,71 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     json,
                 },
         } => with_database(&config, |target| {
-            import::instagram(
+            import::export(
                 target,
                 import::ExportOptions { path, email, json },
-                everreach_core::imports::instagram::Options {
+                import::Importer::Instagram(everreach_core::imports::instagram::Options {
                     owner,
                     dry_run,
                     file_name: None,
+                }),
+            )
+        }),
+        Command::Import {
+            command:
+                ImportCommand::Linkedin {
+                    path,
+                    email,
+                    dry_run,
+                    json,
                 },
+        } => with_database(&config, |target| {
+            import::export(
+                target,
+                import::ExportOptions { path, email, json },
+                import::Importer::Linkedin(everreach_core::imports::linkedin::Options {
+                    dry_run,
+                    file_name: None,
+                }),
+            )
+        }),
+        Command::Import {
+            command:
+                ImportCommand::Csv {
+                    path,
+                    email,
+                    map,
+                    dry_run,
+                    json,
+                },
+        } => with_database(&config, |target| {
+            import::export(
+                target,
+                import::ExportOptions { path, email, json },
+                import::Importer::Csv(everreach_core::imports::contacts::Options {
+                    dry_run,
+                    map,
+                    file_name: None,
+                }),
+            )
+        }),
+        Command::Import {
+            command:
+                ImportCommand::Vcard {
+                    path,
+                    email,
+                    dry_run,
+                    json,
+                },
+        } => with_database(&config, |target| {
+            import::export(
+                target,
+                import::ExportOptions { path, email, json },
+                import::Importer::Vcard(everreach_core::imports::contacts::Options {
+                    dry_run,
+                    map: None,
+                    file_name: None,
+                }),
             )
         }),
         Command::Token {

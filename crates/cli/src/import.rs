@@ -7,7 +7,8 @@
 //! batch API (each batch one transaction, duplicates skipped, so a run that stops
 //! half-way can simply be run again), with a progress bar on stderr.
 //!
-//! `everreach import instagram PATH --email USER`: an export, read and stored by
+//! `everreach import instagram | linkedin | csv | vcard PATH --email USER`: an
+//! export or contacts file, read and stored by
 //! `everreach_core::imports` (problems per file and line, bounded transactions,
 //! idempotent), ending with its report on stderr (`--json`: on stdout).
 
@@ -321,6 +322,9 @@ fn print_report(name: &str, r: &everreach_core::imports::Report, seconds: f64) {
     for (key, n) in &r.details {
         eprintln!("  {key}: {n}");
     }
+    if let Some(m) = &r.mapping {
+        eprintln!("  columns: {m}");
+    }
     for p in r.problems.iter().take(SHOWN_PROBLEMS) {
         eprintln!("{p}");
     }
@@ -333,12 +337,22 @@ fn print_report(name: &str, r: &everreach_core::imports::Report, seconds: f64) {
     }
 }
 
-/// `everreach import instagram`.
-pub async fn instagram(
+/// Which importer, with its options.
+#[derive(Debug)]
+pub enum Importer {
+    Instagram(everreach_core::imports::instagram::Options),
+    Linkedin(everreach_core::imports::linkedin::Options),
+    Csv(everreach_core::imports::contacts::Options),
+    Vcard(everreach_core::imports::contacts::Options),
+}
+
+/// `everreach import instagram | linkedin | csv | vcard`.
+pub async fn export(
     target: DbTarget,
     opts: ExportOptions,
-    import: everreach_core::imports::instagram::Options,
+    importer: Importer,
 ) -> anyhow::Result<()> {
+    use everreach_core::imports;
     let db = Database::open(target).await?;
     let Some(user_id) = store::lookup_user_id(&db.app, &opts.email).await? else {
         bail!(
@@ -348,15 +362,17 @@ pub async fn instagram(
     };
     let started = std::time::Instant::now();
     let mut bar = Bar::default();
-    let report =
-        everreach_core::imports::instagram::run(&db.app, user_id, &opts.path, &import, &mut bar)
-            .await
-            .map_err(|e| match e {
-                everreach_core::imports::ImportError::Input(why) => {
-                    anyhow::anyhow!("{}: {why}", opts.path.display())
-                }
-                other => other.into(),
-            })?;
+    let (pool, path) = (&db.app, opts.path.as_path());
+    let result = match &importer {
+        Importer::Instagram(o) => imports::instagram::run(pool, user_id, path, o, &mut bar).await,
+        Importer::Linkedin(o) => imports::linkedin::run(pool, user_id, path, o, &mut bar).await,
+        Importer::Csv(o) => imports::contacts::csv(pool, user_id, path, o, &mut bar).await,
+        Importer::Vcard(o) => imports::contacts::vcard(pool, user_id, path, o, &mut bar).await,
+    };
+    let report = result.map_err(|e| match e {
+        imports::ImportError::Input(why) => anyhow::anyhow!("{}: {why}", opts.path.display()),
+        other => other.into(),
+    })?;
     if let Some(p) = bar.0 {
         p.finish();
     }

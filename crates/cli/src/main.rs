@@ -142,6 +142,52 @@ enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// LinkedIn's data export: Connections.csv alone, or the export's folder or
+    /// .zip (Connections.csv and messages.csv): connections become people with their
+    /// profile, e-mail, company and position and a "connected" event; messages become
+    /// timeline events. Safe to run again.
+    Linkedin {
+        /// Connections.csv, or the export's folder or .zip.
+        path: std::path::PathBuf,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Contacts from a CSV file (any delimiter; Google, Outlook and most exports):
+    /// columns are mapped automatically — a dry run shows how — or by --map. Each
+    /// row becomes a person with their e-mails and profiles, and an e-mail contact.
+    Csv {
+        /// The .csv file.
+        path: std::path::PathBuf,
+        #[arg(long)]
+        email: String,
+        /// Columns for our fields, over the automatic mapping:
+        /// `name=Full Name,email=E-mail,company=Org` (fields: name, first_name,
+        /// last_name, email, phone, company, title, url, instagram, linkedin,
+        /// twitter, notes, connected_on).
+        #[arg(long)]
+        map: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Contacts from a vCard file (.vcf, 3.0 or 4.0, many cards): each card becomes
+    /// a person with their e-mails and social profiles, an e-mail contact, and its
+    /// organization and title.
+    Vcard {
+        /// The .vcf file.
+        path: std::path::PathBuf,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

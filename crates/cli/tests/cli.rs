@@ -1093,3 +1093,141 @@ async fn import_instagram_reads_an_export_folder_or_zip_repairs_its_text_and_add
         one_line_error(&out)
     );
 }
+
+#[tokio::test]
+async fn import_linkedin_csv_and_vcard_make_one_person_per_human_and_add_nothing_twice() {
+    use everreach_testkit::files::fixture;
+    let db = TestDb::new().await;
+    let alice = db.create_user("alice@example.com").await;
+    let dir = scratch_dir("import-contacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |kind: &str, path: &Path, extra: &[&str]| -> serde_json::Value {
+        let out = everreach()
+            .args(["import", kind])
+            .arg(path)
+            .args(["--email", "alice@example.com", "--json"])
+            .args(extra)
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // LinkedIn: two connections (the one with no URL or e-mail rejected), three
+    // messages (the one with a bad date rejected by the reader).
+    let li = run("linkedin", &fixture("linkedin-export"), &[]);
+    assert_eq!(li["created"], 2 + 3, "{li}");
+    assert_eq!(li["rejected"], 2, "{li}");
+    let problems = li["problems"].to_string();
+    assert!(
+        problems.contains("Connections.csv")
+            && problems.contains("no valid e-mail address or profile"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("messages.csv") && problems.contains("last tuesday"),
+        "{problems}"
+    );
+
+    // CSV: Jane is already known by her e-mail (LinkedIn shared it): not a new person.
+    let dry = run("csv", &fixture("contacts.csv"), &["--dry-run"]);
+    assert!(
+        dry["mapping"]
+            .as_str()
+            .unwrap()
+            .contains("email ← E-mail Address"),
+        "{dry}"
+    );
+    let csv = run("csv", &fixture("contacts.csv"), &[]);
+    assert_eq!(csv["created"], 2, "Ada and Grace: {csv}");
+    assert_eq!(csv["rejected"], 1, "nobody known: {csv}");
+
+    // vCard: Zoë and Jürgen; the truncated card reported by its line.
+    let vcf = run("vcard", &fixture("contacts.vcf"), &[]);
+    assert_eq!(vcf["created"], 2, "{vcf}");
+    assert!(
+        vcf["problems"].to_string().contains("contacts.vcf"),
+        "{vcf}"
+    );
+
+    // Everything again: nothing new.
+    for (kind, path) in [
+        ("linkedin", fixture("linkedin-export")),
+        ("csv", fixture("contacts.csv")),
+        ("vcard", fixture("contacts.vcf")),
+    ] {
+        let again = run(kind, &path, &[]);
+        assert_eq!(again["created"], 0, "{kind}: {again}");
+        assert_eq!(again["updated"], 0, "{kind}: {again}");
+    }
+
+    let mut tx = everreach_core::db::tenant::begin(&db.app, alice)
+        .await
+        .unwrap();
+    let people: Vec<(Option<String>, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT full_name, company, role FROM people ORDER BY full_name")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    let names: Vec<&str> = people.iter().filter_map(|p| p.0.as_deref()).collect();
+    // Cleo (the owner) is on no one's timeline: only the others are people.
+    assert_eq!(
+        names,
+        [
+            "Ada Lovelace",
+            "Bob Roe",
+            "Grace Hopper",
+            "Jane Doe",
+            "Jürgen Müller",
+            "Zoë Martin"
+        ]
+    );
+    let jane = people
+        .iter()
+        .find(|p| p.0.as_deref() == Some("Jane Doe"))
+        .unwrap();
+    assert_eq!(
+        (jane.1.as_deref(), jane.2.as_deref()),
+        (Some("Acme, Inc."), Some("CTO"))
+    );
+    let contacts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE person_id IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        contacts, 5,
+        "one e-mail contact each: Jane, Ada, Grace, Zoë, Jürgen"
+    );
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations WHERE name IN ('Acme, Inc.', 'Studio Zoë', 'Analytical Engines')")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(orgs, 3);
+    let ig: i64 = sqlx::query_scalar("SELECT count(*) FROM identities WHERE channel = 'instagram' AND handle IN ('zoe.makes', 'ada.codes')")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(ig, 2);
+    let events: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, count(*) FROM person_events WHERE channel = 'linkedin' GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            ("connected".to_string(), 2),
+            ("dm_reply".to_string(), 2),
+            ("dm_sent".to_string(), 1)
+        ]
+    );
+    tx.commit().await.unwrap();
+}

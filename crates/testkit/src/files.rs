@@ -1,6 +1,7 @@
 //! Fixture files for the importers' tests: the small Instagram export in
 //! `crates/formats/tests/fixtures/instagram-export/` (a folder, as an export unzips
-//! to), and [`zip_dir`] to make the .zip a user would upload.
+//! to), the other formats' fixtures ([`fixture`]), and [`zip_dir`] to make the .zip a
+//! user would upload.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,16 @@ use std::path::{Path, PathBuf};
 /// followers/following lists).
 pub fn instagram_export() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../formats/tests/fixtures/instagram-export")
+}
+
+/// A fixture file or folder of `crates/formats/tests/fixtures/` by name:
+/// `linkedin-export` (Connections.csv behind LinkedIn's notes, messages.csv with a
+/// multi-line message and a bad date), `contacts.csv` (BOM, `;`, a quoted newline),
+/// `contacts.vcf` (folded, quoted-printable Latin-1, a truncated last card).
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/tests/fixtures")
+        .join(name)
 }
 
 /// Zips the folder `dir` into `to` (paths relative to `dir`, in name order).

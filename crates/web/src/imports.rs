@@ -56,6 +56,8 @@ pub struct Row {
     /// `(file, line, message)`.
     pub problems: Vec<(String, String, String)>,
     pub problems_total: u64,
+    /// CSV: how the columns were read.
+    pub mapping: Option<String>,
 }
 
 impl Row {
@@ -134,6 +136,10 @@ fn row(v: &ImportView, tz: chrono_tz::Tz) -> Row {
             })
             .unwrap_or_default(),
         problems_total: n("problems_total"),
+        mapping: r
+            .and_then(|r| r.get("mapping"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 
@@ -172,8 +178,11 @@ async fn render(
         Field::new("owner", "Your name on Instagram (optional)", "text").hint(
             "Only when the export cannot say which participant is you: your display name as Instagram shows it.",
         ),
+        Field::new("map", "CSV columns (optional)", "text").hint(
+            "Only for a CSV whose columns are not recognised: name=Full Name,email=E-mail. A dry run shows how the columns were read.",
+        ),
         Field::new("file", "File", "file").hint(
-            "Instagram: Settings → Your activity → Download your information, JSON format; upload the .zip (up to 1 GB).",
+            "Instagram: Download your information, JSON format (.zip). LinkedIn: Get a copy of your data (Connections.csv or the .zip). Or a .csv or .vcf of contacts. Up to 1 GB.",
         ),
     ];
     let mut dry_run = false;
@@ -237,18 +246,19 @@ async fn upload(
             },
         };
         let owner = form.opt("owner");
+        let map = form.opt("map");
         if owner.as_ref().is_some_and(|o| o.chars().count() > 200) {
             problems.add("owner", "Your name must be at most 200 characters");
         }
         let first = field.chunk().await.map_err(bad)?.unwrap_or_default();
         if first.is_empty() {
-            problems.add("file", "Choose the file to import (the export's .zip)");
+            problems.add("file", "Choose the file to import");
         }
         let kind = kind.or_else(|| Kind::guess(&first));
         if kind.is_none() && problems.is_empty() {
             problems.add(
                 "kind",
-                "This file is not one we can recognise: choose what it is (an Instagram export is a .zip)",
+                "This file is not one we can recognise: choose what it is from the list",
             );
         }
         let Some(kind) = kind.filter(|_| problems.is_empty()) else {
@@ -265,6 +275,7 @@ async fn upload(
                 .unwrap_or_else(|| "upload".into()),
             dry_run: form.get("dry_run") == "on",
             owner,
+            map,
         };
         let mut upload = Upload::begin(&state.db.app, me.user_id(), new).await?;
         let written = async {

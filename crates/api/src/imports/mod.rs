@@ -68,13 +68,17 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
     reason = "documents the multipart form; read field by field"
 )]
 pub struct UploadForm {
-    /// `instagram`; guessed from the file when absent (a zip is an Instagram export).
+    /// `instagram`, `linkedin`, `csv` or `vcard`; guessed from the file when absent
+    /// (a zip is taken for an Instagram export: say `linkedin` for LinkedIn's).
     kind: Option<Kind>,
     /// `true`: read and check everything, store nothing.
     dry_run: Option<bool>,
     /// Instagram: your display name as Instagram shows it, when the export cannot say
     /// which participant is you.
     owner: Option<String>,
+    /// CSV: columns for our fields over the automatic mapping,
+    /// `name=Full Name,email=E-mail` (the report's `mapping` shows the result).
+    map: Option<String>,
     /// The file (at most 1 GiB).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
@@ -111,10 +115,11 @@ pub(crate) async fn upload_import(
     let mut kind: Option<Kind> = None;
     let mut dry_run = false;
     let mut owner: Option<String> = None;
+    let mut map: Option<String> = None;
     while let Some(mut field) = form.next_field().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
-            "kind" | "dry_run" | "owner" => {
+            "kind" | "dry_run" | "owner" | "map" => {
                 let text = field.text().await.map_err(bad_multipart)?;
                 let text = text.trim();
                 match name.as_str() {
@@ -137,6 +142,15 @@ pub(crate) async fn upload_import(
                             _ => {
                                 return Err(ApiError::invalid("/dry_run", "must be true or false"));
                             }
+                        }
+                    }
+                    "map" => {
+                        map = Some(text.to_string()).filter(|m| !m.is_empty());
+                        if map.as_ref().is_some_and(|m| m.len() > 2000) {
+                            return Err(ApiError::invalid(
+                                "/map",
+                                "must be at most 2,000 characters",
+                            ));
                         }
                     }
                     _ => {
@@ -171,7 +185,7 @@ pub(crate) async fn upload_import(
                     None => {
                         return Err(ApiError::invalid(
                             "/kind",
-                            "cannot be guessed from the file: say which it is (instagram: the export's .zip)",
+                            "cannot be guessed from the file: say which it is (instagram, linkedin, csv or vcard)",
                         ));
                     }
                 };
@@ -180,6 +194,7 @@ pub(crate) async fn upload_import(
                     file_name,
                     dry_run,
                     owner: owner.clone(),
+                    map: map.clone(),
                 };
                 let mut upload = Upload::begin(&state.db.app, user.id, new).await?;
                 upload.write(&first).await?;
@@ -197,7 +212,7 @@ pub(crate) async fn upload_import(
             other => {
                 return Err(ApiError::invalid(
                     &format!("/{other}"),
-                    "is not a field of an upload: send kind, dry_run, owner, then file",
+                    "is not a field of an upload: send kind, dry_run, owner, map, then file",
                 ));
             }
         }

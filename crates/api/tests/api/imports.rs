@@ -279,3 +279,40 @@ async fn a_bad_upload_names_its_field_and_a_file_that_is_no_export_fails_saying_
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn csv_and_vcard_uploads_are_guessed_and_imported() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice@example.com").await;
+    let csv = std::fs::read(everreach_testkit::files::fixture("contacts.csv")).unwrap();
+    let r = upload(
+        &app,
+        &alice,
+        multipart(&[("map", "notes=Notes")], Some(("people.csv", &csv))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["kind"], "csv");
+    let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+    let v = store::run(&app.db.app, alice.id, id).await.unwrap();
+    let report = v.report.unwrap();
+    assert_eq!(report["created"], 3, "{report}");
+    assert!(
+        report["mapping"]
+            .as_str()
+            .unwrap()
+            .contains("notes ← Notes"),
+        "{report}"
+    );
+    let vcf = std::fs::read(everreach_testkit::files::fixture("contacts.vcf")).unwrap();
+    let r = upload(&app, &alice, multipart(&[], Some(("people.vcf", &vcf)))).await;
+    assert_eq!(r.body["kind"], "vcard", "{}", r.body);
+    let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+    let v = store::run(&app.db.app, alice.id, id).await.unwrap();
+    assert_eq!(v.report.unwrap()["created"], 2);
+    let people: i64 = sqlx::query_scalar("SELECT count(*) FROM people")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(people, 5);
+}

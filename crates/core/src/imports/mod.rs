@@ -14,12 +14,18 @@
 //! - ends with a [`Report`]: created, updated, skipped and rejected, with reasons;
 //! - tells a [`Progress`] how far it is (the CLI draws a bar, a job records it).
 //!
+//! `cards.rs` stores a person as a file describes them (people graph, identities, a
+//! 002 contact per e-mail, the organization), for `linkedin.rs` (Connections.csv,
+//! messages.csv) and `contacts.rs` (CSV, vCard).
 //! `instagram.rs`: the "Download your information" export (threads → the Instagram
 //! CRM; followers and following → identities on the people graph). `store.rs`:
 //! uploads (the API, the Imports page) kept in the database and run by the
 //! `imports.run` job.
 
+pub mod cards;
+pub mod contacts;
 pub mod instagram;
+pub mod linkedin;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -59,6 +65,9 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// All problems found.
     pub problems_total: u64,
+    /// CSV: how the columns were mapped (`email ← E-mail, name ← Full Name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
 }
 
 impl Report {

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{ImportError, Progress, Report, instagram};
+use super::{ImportError, Progress, Report, contacts, instagram, linkedin};
 use crate::audit::Operation;
 use crate::db::tenant::{Actor, TenantTx};
 use crate::error::{DomainError, DomainResult};
@@ -40,14 +40,23 @@ pub const MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
 pub enum Kind {
     /// Instagram's "Download your information" export (JSON), zipped.
     Instagram,
+    /// LinkedIn's data export: Connections.csv, or the export's zip.
+    Linkedin,
+    /// Contacts in a CSV file.
+    Csv,
+    /// Contacts in a vCard file.
+    Vcard,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 1] = [Kind::Instagram];
+    pub const ALL: [Kind; 4] = [Kind::Instagram, Kind::Linkedin, Kind::Csv, Kind::Vcard];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Instagram => "instagram",
+            Kind::Linkedin => "linkedin",
+            Kind::Csv => "csv",
+            Kind::Vcard => "vcard",
         }
     }
 
@@ -59,12 +68,36 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::Instagram => "Instagram export (.zip)",
+            Kind::Linkedin => "LinkedIn export (Connections.csv or .zip)",
+            Kind::Csv => "Contacts (.csv)",
+            Kind::Vcard => "Contacts (.vcf)",
         }
     }
 
-    /// The kind a file's first bytes say it is, when they say.
+    /// The kind a file's first bytes say it is, when they say: a zip is taken for an
+    /// Instagram export (pick LinkedIn for LinkedIn's zip).
     pub fn guess(head: &[u8]) -> Option<Kind> {
-        head.starts_with(b"PK\x03\x04").then_some(Kind::Instagram)
+        if head.starts_with(b"PK\x03\x04") {
+            return Some(Kind::Instagram);
+        }
+        let text = everreach_formats::text::decode(&head[..head.len().min(4096)], None);
+        let upper = text.trim_start_matches('\u{feff}').to_ascii_uppercase();
+        if upper.trim_start().starts_with("BEGIN:VCARD") {
+            Some(Kind::Vcard)
+        } else if upper.starts_with("NOTES:")
+            || upper.contains("FIRST NAME,LAST NAME,URL")
+            || upper.starts_with("CONVERSATION ID,")
+        {
+            Some(Kind::Linkedin)
+        } else if upper
+            .lines()
+            .next()
+            .is_some_and(|l| [',', ';', '\t', '|'].iter().any(|d| l.contains(*d)))
+        {
+            Some(Kind::Csv)
+        } else {
+            None
+        }
     }
 }
 
@@ -77,6 +110,8 @@ pub struct NewImport {
     pub dry_run: bool,
     /// Instagram: the owner's display name, when the export cannot say.
     pub owner: Option<String>,
+    /// CSV: `field=Column,…` over the automatic mapping.
+    pub map: Option<String>,
 }
 
 /// An import as the API and the pages show it.
@@ -146,7 +181,7 @@ impl Upload {
         .bind(new.kind.as_str())
         .bind(&new.file_name)
         .bind(new.dry_run)
-        .bind(json!({ "owner": new.owner }))
+        .bind(json!({ "owner": new.owner, "map": new.map }))
         .execute(&mut *tx)
         .await?;
         Ok(Upload {
@@ -500,18 +535,31 @@ async fn import_file(
         })
     };
     let mut p = progress.clone();
+    let option = |k: &str| options.get(k).and_then(Value::as_str).map(str::to_string);
+    let file_name = Some(file_name.to_string());
+    let contacts_opts = || contacts::Options {
+        dry_run,
+        map: option("map"),
+        file_name: file_name.clone(),
+    };
     let result = match Kind::parse(kind) {
         Some(Kind::Instagram) => {
             let opts = instagram::Options {
-                owner: options
-                    .get("owner")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                owner: option("owner"),
                 dry_run,
-                file_name: Some(file_name.to_string()),
+                file_name: file_name.clone(),
             };
             instagram::run(pool, user_id, path, &opts, &mut p).await
         }
+        Some(Kind::Linkedin) => {
+            let opts = linkedin::Options {
+                dry_run,
+                file_name: file_name.clone(),
+            };
+            linkedin::run(pool, user_id, path, &opts, &mut p).await
+        }
+        Some(Kind::Csv) => contacts::csv(pool, user_id, path, &contacts_opts(), &mut p).await,
+        Some(Kind::Vcard) => contacts::vcard(pool, user_id, path, &contacts_opts(), &mut p).await,
         None => Err(ImportError::Input(format!(
             "{kind:?} files cannot be imported by upload yet"
         ))),
@@ -552,8 +600,20 @@ mod tests {
         );
         assert_eq!(clean_file_name(" \n").as_deref(), None);
         assert_eq!(Kind::guess(b"PK\x03\x04rest"), Some(Kind::Instagram));
-        assert_eq!(Kind::guess(b"BEGIN:VCARD"), None);
+        assert_eq!(
+            Kind::guess(b"BEGIN:VCARD\r\nVERSION:3.0"),
+            Some(Kind::Vcard)
+        );
+        assert_eq!(
+            Kind::guess("\u{feff}Name;E-mail\r\n".as_bytes()),
+            Some(Kind::Csv)
+        );
+        assert_eq!(
+            Kind::guess(b"Notes:\r\n\"When exporting"),
+            Some(Kind::Linkedin)
+        );
+        assert_eq!(Kind::guess(b"hello there"), None);
         assert_eq!(Kind::parse("instagram"), Some(Kind::Instagram));
-        assert_eq!(Kind::parse("csv"), None);
+        assert_eq!(Kind::parse("mbox"), None);
     }
 }
