@@ -118,6 +118,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             })
         }
         Command::Bench {
+            command: BenchCommand::ImportMbox { messages, json },
+        } => with_database(&config, |target| {
+            bench::import_mbox::run(target, bench::import_mbox::Options { messages, json })
+        }),
+        Command::Bench {
             command:
                 BenchCommand::Insights {
                     people,
@@ -230,6 +235,27 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 import::Importer::Csv(everreach_core::imports::contacts::Options {
                     dry_run,
                     map,
+                    file_name: None,
+                }),
+            )
+        }),
+        Command::Import {
+            command:
+                ImportCommand::Mbox {
+                    path,
+                    email,
+                    mut me,
+                    dry_run,
+                    json,
+                },
+        } => with_database(&config, |target| {
+            me.push(email.clone());
+            import::export(
+                target,
+                import::ExportOptions { path, email, json },
+                import::Importer::Mbox(everreach_core::imports::mbox::Options {
+                    dry_run,
+                    me,
                     file_name: None,
                 }),
             )

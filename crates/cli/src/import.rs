@@ -7,7 +7,7 @@
 //! batch API (each batch one transaction, duplicates skipped, so a run that stops
 //! half-way can simply be run again), with a progress bar on stderr.
 //!
-//! `everreach import instagram | linkedin | csv | vcard PATH --email USER`: an
+//! `everreach import instagram | linkedin | csv | vcard | mbox PATH --email USER`: an
 //! export or contacts file, read and stored by
 //! `everreach_core::imports` (problems per file and line, bounded transactions,
 //! idempotent), ending with its report on stderr (`--json`: on stdout).
@@ -344,6 +344,7 @@ pub enum Importer {
     Linkedin(everreach_core::imports::linkedin::Options),
     Csv(everreach_core::imports::contacts::Options),
     Vcard(everreach_core::imports::contacts::Options),
+    Mbox(everreach_core::imports::mbox::Options),
 }
 
 /// `everreach import instagram | linkedin | csv | vcard`.
@@ -368,6 +369,7 @@ pub async fn export(
         Importer::Linkedin(o) => imports::linkedin::run(pool, user_id, path, o, &mut bar).await,
         Importer::Csv(o) => imports::contacts::csv(pool, user_id, path, o, &mut bar).await,
         Importer::Vcard(o) => imports::contacts::vcard(pool, user_id, path, o, &mut bar).await,
+        Importer::Mbox(o) => imports::mbox::run(pool, user_id, path, o, &mut bar).await,
     };
     let report = result.map_err(|e| match e {
         imports::ImportError::Input(why) => anyhow::anyhow!("{}: {why}", opts.path.display()),

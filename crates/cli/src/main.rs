@@ -175,6 +175,25 @@ enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A mailbox (.mbox: Gmail Takeout, Thunderbird, Apple Mail) into the e-mail
+    /// CRM: e-mails (deduplicated by Message-ID), contacts and organizations by
+    /// domain, interactions and contact statistics, and e-mail events on each
+    /// correspondent's timeline. Safe to run again.
+    Mbox {
+        /// The .mbox file.
+        path: std::path::PathBuf,
+        /// The user whose mail this is (their address counts as theirs).
+        #[arg(long)]
+        email: String,
+        /// More of your own addresses (comma-separated); senders of messages
+        /// labelled Sent count as yours too.
+        #[arg(long, value_delimiter = ',')]
+        me: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Contacts from a vCard file (.vcf, 3.0 or 4.0, many cards): each card becomes
     /// a person with their e-mails and social profiles, an e-mail contact, and its
     /// organization and title.
@@ -275,6 +294,14 @@ enum BenchCommand {
         /// Keep the bench user and its data (to EXPLAIN the statements after).
         #[arg(long, hide = true)]
         keep: bool,
+    },
+    /// The mbox importer end to end on a generated mailbox against parsing the same
+    /// file alone: messages/s of each, ratio, and peak memory at N and N/4.
+    ImportMbox {
+        #[arg(long, default_value_t = 100_000)]
+        messages: u64,
+        #[arg(long)]
+        json: bool,
     },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]

@@ -1231,3 +1231,114 @@ async fn import_linkedin_csv_and_vcard_make_one_person_per_human_and_add_nothing
     );
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn import_mbox_stores_mail_once_with_contacts_interactions_and_stats() {
+    use everreach_testkit::files::fixture;
+    let db = TestDb::new().await;
+    let alice = db.create_user("cleo@example.com").await;
+    let dir = scratch_dir("import-mbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = || -> serde_json::Value {
+        let out = everreach()
+            .args(["import", "mbox"])
+            .arg(fixture("mail.mbox"))
+            .args(["--email", "cleo@example.com", "--json"])
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = run();
+    // m1, m2, the one without an id, the truncated one; m1's duplicate skipped; the
+    // garbage before the first separator reported.
+    assert_eq!(first["created"], 4, "{first}");
+    assert_eq!(first["reasons"]["already imported"], 1, "{first}");
+    assert!(
+        first["problems"].to_string().contains("mail.mbox"),
+        "{first}"
+    );
+    let again = run();
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["reasons"]["already imported"], 5, "{again}");
+
+    let mut tx = everreach_core::db::tenant::begin(&db.app, alice)
+        .await
+        .unwrap();
+    let (subject, body, sent, attachments, thread): (String, String, bool, i32, Option<String>) = sqlx::query_as(
+        "SELECT subject, body_text, is_sent, attachment_count, thread_id FROM emails WHERE internet_message_id = 'm1@acme.io'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(subject, "Grüße aus Berlin");
+    assert!(
+        body.contains("schöne Grüße") && body.contains("From the team"),
+        "{body}"
+    );
+    assert!(!sent);
+    assert_eq!(attachments, 0);
+    assert_eq!(thread.as_deref(), Some("1811111111111111111"));
+    let (sent, attachments): (bool, i32) = sqlx::query_as(
+        "SELECT is_sent, attachment_count FROM emails WHERE internet_message_id = 'm2@example.com'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert!(sent && attachments == 1);
+    // Jürgen: a contact at acme.io's organization, with stats; Jane (gmail) has none.
+    let (name, org, received, sent_n, avg): (Option<String>, Option<String>, i32, i32, Option<String>) = sqlx::query_as(
+        "SELECT c.name, o.domain, s.total_emails_received, s.total_emails_sent, s.avg_response_time::text
+           FROM contacts c LEFT JOIN organizations o ON o.user_id = c.user_id AND o.id = c.organization_id
+           JOIN contact_stats s ON s.user_id = c.user_id AND s.contact_id = c.id
+          WHERE c.email = 'juergen@acme.io'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(name.as_deref(), Some("Jürgen Müller"));
+    assert_eq!(org.as_deref(), Some("acme.io"));
+    assert_eq!(
+        (received, sent_n),
+        (2, 1),
+        "m1 and the truncated one in, m2 out"
+    );
+    assert_eq!(
+        avg.as_deref(),
+        Some("02:00:00"),
+        "replied two hours later in the thread"
+    );
+    let jane_org: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT organization_id FROM contacts WHERE email = 'jane@gmail.com'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert!(jane_org.is_none(), "webmail is no organization");
+    let cleo: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE email = 'cleo@example.com'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(cleo, 0, "the user is not their own contact");
+    let events: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, count(*) FROM person_events WHERE channel = 'email' GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            ("email_received".to_string(), 3),
+            ("email_sent".to_string(), 2)
+        ],
+        "received: m1, the newsletter, the truncated one; sent: m2 to Jürgen and Jane"
+    );
+    tx.commit().await.unwrap();
+}

@@ -17,7 +17,10 @@ pub fn instagram_export() -> PathBuf {
 /// A fixture file or folder of `crates/formats/tests/fixtures/` by name:
 /// `linkedin-export` (Connections.csv behind LinkedIn's notes, messages.csv with a
 /// multi-line message and a bad date), `contacts.csv` (BOM, `;`, a quoted newline),
-/// `contacts.vcf` (folded, quoted-printable Latin-1, a truncated last card).
+/// `contacts.vcf` (folded, quoted-printable Latin-1, a truncated last card),
+/// `mail.mbox` (garbage before the first separator, encoded-word headers, a Latin-1
+/// body, a multipart with an attachment, a duplicate Message-ID, a message with no
+/// Message-ID, a truncated last message).
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../formats/tests/fixtures")

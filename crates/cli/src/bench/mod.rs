@@ -4,6 +4,7 @@
 //! object `{"bench": NAME, …, "baseline": {…}, "ratio": R}`.
 
 pub mod api;
+pub mod import_mbox;
 pub mod ingest;
 pub mod insights;
 pub mod jobs;

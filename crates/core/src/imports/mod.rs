@@ -16,7 +16,9 @@
 //!
 //! `cards.rs` stores a person as a file describes them (people graph, identities, a
 //! 002 contact per e-mail, the organization), for `linkedin.rs` (Connections.csv,
-//! messages.csv) and `contacts.rs` (CSV, vCard).
+//! messages.csv) and `contacts.rs` (CSV, vCard). `mbox.rs`: a mailbox into the
+//! e-mail CRM (emails, contacts, organizations, interactions, stats) and the people
+//! graph.
 //! `instagram.rs`: the "Download your information" export (threads → the Instagram
 //! CRM; followers and following → identities on the people graph). `store.rs`:
 //! uploads (the API, the Imports page) kept in the database and run by the
@@ -26,6 +28,7 @@ pub mod cards;
 pub mod contacts;
 pub mod instagram;
 pub mod linkedin;
+pub mod mbox;
 pub mod store;
 
 use std::collections::BTreeMap;
