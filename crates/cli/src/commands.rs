@@ -118,9 +118,21 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             })
         }
         Command::Bench {
-            command: BenchCommand::ImportMbox { messages, json },
+            command:
+                BenchCommand::ImportMbox {
+                    messages,
+                    json,
+                    keep,
+                },
         } => with_database(&config, |target| {
-            bench::import_mbox::run(target, bench::import_mbox::Options { messages, json })
+            bench::import_mbox::run(
+                target,
+                bench::import_mbox::Options {
+                    messages,
+                    json,
+                    keep,
+                },
+            )
         }),
         Command::Bench {
             command:

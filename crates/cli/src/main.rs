@@ -302,6 +302,9 @@ enum BenchCommand {
         messages: u64,
         #[arg(long)]
         json: bool,
+        /// Keep the bench users and their rows (to EXPLAIN the statements after).
+        #[arg(long, hide = true)]
+        keep: bool,
     },
     /// The load generator `bench api` runs as its own process (token in EVERREACH_BENCH_TOKEN).
     #[command(hide = true)]

@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub struct Options {
     pub messages: u64,
     pub json: bool,
+    /// Keep the bench users and their rows (to EXPLAIN the statements after).
+    pub keep: bool,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MiB.
@@ -132,8 +134,12 @@ pub async fn run(target: DbTarget, opts: Options) -> anyhow::Result<()> {
         }))
     }
     .await;
-    eprintln!("bench import-mbox: removing the bench users and their rows…");
-    super::remove_users(&db, &users).await?;
+    if opts.keep {
+        eprintln!("bench import-mbox: kept the bench users {users:?} and their rows");
+    } else {
+        eprintln!("bench import-mbox: removing the bench users and their rows…");
+        super::remove_users(&db, &users).await?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let out = result?;
     eprintln!(

@@ -172,19 +172,31 @@ pub async fn run(
     };
     let mut touched: HashSet<Uuid> = HashSet::new();
     let mut batch: Vec<Mail> = Vec::with_capacity(BATCH);
+    // statistics after the first batch and whenever the rows stored double
+    // (migration …270000 says why): a handful of ANALYZEs however large the file
+    let mut analyze_at = BATCH as u64;
+    let mut flush = async |batch: &mut Vec<Mail>, report: &mut Report| -> Result<(), ImportError> {
+        store_batch(&ctx, batch, report, &mut touched).await?;
+        progress.advance(batch.len() as u64);
+        batch.clear();
+        if !opts.dry_run && report.created >= analyze_at {
+            sqlx::query("SELECT everreach_analyze_mail()")
+                .execute(pool)
+                .await?;
+            analyze_at = report.created * 2;
+        }
+        Ok(())
+    };
     for item in Mbox::new(open(path)?, &shown) {
         match item {
             Ok(m) => batch.push(m),
             Err(p) => report.reject("a message that cannot be read", p),
         }
         if batch.len() == BATCH {
-            store_batch(&ctx, &batch, &mut report, &mut touched).await?;
-            progress.advance(batch.len() as u64);
-            batch.clear();
+            flush(&mut batch, &mut report).await?;
         }
     }
-    store_batch(&ctx, &batch, &mut report, &mut touched).await?;
-    progress.advance(batch.len() as u64);
+    flush(&mut batch, &mut report).await?;
     if !touched.is_empty() {
         let ids: Vec<Uuid> = touched.into_iter().collect();
         for chunk in ids.chunks(5_000) {
@@ -460,32 +472,38 @@ async fn store_batch(
 /// time from one of their messages to the user's next message in that thread.
 pub async fn recompute_stats(tx: &mut TenantTx, contacts: &[Uuid]) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "WITH mine AS (
+        "WITH mine AS MATERIALIZED (
              SELECT i.contact_id, e.is_sent, e.internal_date, e.thread_id
                FROM email_interactions i
                JOIN emails e ON e.user_id = i.user_id AND e.id = i.email_id AND e.internal_date = i.email_internal_date
               WHERE i.user_id = $1 AND i.contact_id = ANY($2)
                 AND (e.is_sent OR i.interaction_type = 'from')
          ),
+         -- the user's next message in the thread after each of theirs, in one sorted
+         -- pass per (contact, thread): linear, however long the history
          replies AS (
-             SELECT r.contact_id,
-                    (SELECT min(s.internal_date) FROM mine s
-                      WHERE s.contact_id = r.contact_id AND s.is_sent AND s.thread_id = r.thread_id
-                        AND s.internal_date > r.internal_date) - r.internal_date AS took
-               FROM mine r WHERE NOT r.is_sent AND r.thread_id IS NOT NULL
+             SELECT contact_id, is_sent, internal_date,
+                    min(internal_date) FILTER (WHERE is_sent) OVER (
+                        PARTITION BY contact_id, thread_id ORDER BY internal_date
+                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_sent
+               FROM mine WHERE thread_id IS NOT NULL
          ),
-         stats AS (
-             SELECT m.contact_id,
-                    count(*) FILTER (WHERE m.is_sent) AS sent,
-                    count(*) FILTER (WHERE NOT m.is_sent) AS received,
-                    max(m.internal_date) FILTER (WHERE m.is_sent) AS last_sent,
-                    max(m.internal_date) FILTER (WHERE NOT m.is_sent) AS last_received,
-                    (SELECT avg(r.took) FROM replies r WHERE r.contact_id = m.contact_id AND r.took IS NOT NULL) AS avg_took
-               FROM mine m GROUP BY m.contact_id
+         took AS MATERIALIZED (
+             SELECT contact_id, avg(next_sent - internal_date) AS avg_took
+               FROM replies WHERE NOT is_sent AND next_sent IS NOT NULL GROUP BY contact_id
+         ),
+         counts AS MATERIALIZED (
+             SELECT contact_id,
+                    count(*) FILTER (WHERE is_sent) AS sent,
+                    count(*) FILTER (WHERE NOT is_sent) AS received,
+                    max(internal_date) FILTER (WHERE is_sent) AS last_sent,
+                    max(internal_date) FILTER (WHERE NOT is_sent) AS last_received
+               FROM mine GROUP BY contact_id
          )
          INSERT INTO contact_stats (user_id, contact_id, total_emails_sent, total_emails_received,
                                     last_email_sent_at, last_email_received_at, avg_response_time, calculated_at)
-         SELECT $1, contact_id, sent, received, last_sent, last_received, avg_took, now() FROM stats
+         SELECT $1, c.contact_id, c.sent, c.received, c.last_sent, c.last_received, t.avg_took, now()
+           FROM counts c LEFT JOIN took t USING (contact_id)
          ON CONFLICT (user_id, contact_id) DO UPDATE SET
              total_emails_sent = EXCLUDED.total_emails_sent, total_emails_received = EXCLUDED.total_emails_received,
              last_email_sent_at = EXCLUDED.last_email_sent_at, last_email_received_at = EXCLUDED.last_email_received_at,
