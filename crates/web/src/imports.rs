@@ -182,7 +182,7 @@ async fn render(
             "Only for a CSV whose columns are not recognised: name=Full Name,email=E-mail. A dry run shows how the columns were read.",
         ),
         Field::new("file", "File", "file").hint(
-            "Instagram: Download your information, JSON format (.zip). LinkedIn: Get a copy of your data (Connections.csv or the .zip). Or a .csv or .vcf of contacts. Up to 1 GB.",
+            "Instagram: Download your information, JSON format (.zip). LinkedIn: Get a copy of your data (Connections.csv or the .zip). Or a .csv or .vcf of contacts, or a mailbox (.mbox, from Gmail Takeout: unzip it first). Up to 1 GB.",
         ),
     ];
     let mut dry_run = false;
@@ -276,6 +276,11 @@ async fn upload(
             dry_run: form.get("dry_run") == "on",
             owner,
             map,
+            me: if kind == Kind::Mbox {
+                vec![me.user.email.clone()]
+            } else {
+                Vec::new()
+            },
         };
         let mut upload = Upload::begin(&state.db.app, me.user_id(), new).await?;
         let written = async {

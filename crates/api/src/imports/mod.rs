@@ -68,7 +68,7 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
     reason = "documents the multipart form; read field by field"
 )]
 pub struct UploadForm {
-    /// `instagram`, `linkedin`, `csv` or `vcard`; guessed from the file when absent
+    /// `instagram`, `linkedin`, `csv`, `vcard` or `mbox`; guessed from the file when absent
     /// (a zip is taken for an Instagram export: say `linkedin` for LinkedIn's).
     kind: Option<Kind>,
     /// `true`: read and check everything, store nothing.
@@ -185,9 +185,15 @@ pub(crate) async fn upload_import(
                     None => {
                         return Err(ApiError::invalid(
                             "/kind",
-                            "cannot be guessed from the file: say which it is (instagram, linkedin, csv or vcard)",
+                            "cannot be guessed from the file: say which it is (instagram, linkedin, csv, vcard or mbox)",
                         ));
                     }
+                };
+                // a mailbox is read knowing whose it is: what they sent is theirs
+                let me = if kind == Kind::Mbox {
+                    vec![state.accounts.user(user.id).await?.email]
+                } else {
+                    Vec::new()
                 };
                 let new = NewImport {
                     kind,
@@ -195,6 +201,7 @@ pub(crate) async fn upload_import(
                     dry_run,
                     owner: owner.clone(),
                     map: map.clone(),
+                    me,
                 };
                 let mut upload = Upload::begin(&state.db.app, user.id, new).await?;
                 upload.write(&first).await?;

@@ -316,3 +316,29 @@ async fn csv_and_vcard_uploads_are_guessed_and_imported() {
         .unwrap();
     assert_eq!(people, 5);
 }
+
+#[tokio::test]
+async fn an_uploaded_mailbox_is_read_as_the_uploaders_own() {
+    let app = TestApp::spawn().await;
+    // the fixture mailbox is Cleo's: her address says which messages she sent
+    let cleo = app.member("cleo@example.com").await;
+    let mbox = std::fs::read(everreach_testkit::files::fixture("mail.mbox")).unwrap();
+    let r = upload(&app, &cleo, multipart(&[], Some(("All mail.mbox", &mbox)))).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["kind"], "mbox");
+    let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+    let v = store::run(&app.db.app, cleo.id, id).await.unwrap();
+    let report = v.report.unwrap();
+    assert_eq!(report["created"], 4, "{report}");
+    let sent: i64 = sqlx::query_scalar("SELECT count(*) FROM emails WHERE is_sent")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1, "m2 is Cleo's");
+    let cleo_contact: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE email = 'cleo@example.com'")
+            .fetch_one(&app.db.admin)
+            .await
+            .unwrap();
+    assert_eq!(cleo_contact, 0, "the uploader is not their own contact");
+}

@@ -129,10 +129,7 @@ pub async fn csv(
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("csv", opts.dry_run);
-    let shown = opts
-        .file_name
-        .clone()
-        .unwrap_or_else(|| path.display().to_string());
+    let shown = super::shown(opts.file_name.as_deref(), path);
     let file = open(path)?;
     progress.total(
         count_lines(path, |l| !l.iter().all(u8::is_ascii_whitespace)).saturating_sub(1),
@@ -176,10 +173,7 @@ pub async fn vcard(
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("vcard", opts.dry_run);
-    let shown = opts
-        .file_name
-        .clone()
-        .unwrap_or_else(|| path.display().to_string());
+    let shown = super::shown(opts.file_name.as_deref(), path);
     let mut head = Vec::new();
     let _ = everreach_formats::text::Utf8Reader::new(open(path)?)
         .take(256)

@@ -88,10 +88,7 @@ pub async fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("instagram", opts.dry_run);
-    let shown = opts
-        .file_name
-        .clone()
-        .unwrap_or_else(|| path.display().to_string());
+    let shown = super::shown(opts.file_name.as_deref(), path);
     let mut tree = Tree::open(path, &Limits::default())
         .map_err(|e| ImportError::Input(format!("{e} (give the export's folder or its .zip)")))?
         .named(&shown);

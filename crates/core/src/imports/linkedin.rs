@@ -54,10 +54,7 @@ pub async fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("linkedin", opts.dry_run);
-    let shown = opts
-        .file_name
-        .clone()
-        .unwrap_or_else(|| path.display().to_string());
+    let shown = super::shown(opts.file_name.as_deref(), path);
     let is_csv = path.is_file()
         && std::fs::File::open(path)
             .ok()

@@ -133,10 +133,7 @@ pub async fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("mbox", opts.dry_run);
-    let shown = opts
-        .file_name
-        .clone()
-        .unwrap_or_else(|| path.display().to_string());
+    let shown = super::shown(opts.file_name.as_deref(), path);
     let mut head = Vec::new();
     let _ = open(path)?.take(64 * 1024).read_to_end(&mut head);
     let separated = head.starts_with(b"From ") || head.windows(6).any(|w| w == b"\nFrom ");

@@ -111,6 +111,12 @@ impl Report {
     }
 }
 
+/// How an import names its file in problems: the upload's name when it has one,
+/// else the path given.
+pub fn shown(file_name: Option<&str>, path: &std::path::Path) -> String {
+    file_name.map_or_else(|| path.display().to_string(), str::to_string)
+}
+
 /// A domain check's problems `(pointer, why)` as one line: `field: why; field: why`.
 pub fn said(problems: Vec<crate::error::FieldProblem>) -> String {
     problems

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{ImportError, Progress, Report, contacts, instagram, linkedin};
+use super::{ImportError, Progress, Report, contacts, instagram, linkedin, mbox};
 use crate::audit::Operation;
 use crate::db::tenant::{Actor, TenantTx};
 use crate::error::{DomainError, DomainResult};
@@ -46,10 +46,18 @@ pub enum Kind {
     Csv,
     /// Contacts in a vCard file.
     Vcard,
+    /// A mailbox (.mbox: Gmail Takeout, Thunderbird, Apple Mail).
+    Mbox,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Instagram, Kind::Linkedin, Kind::Csv, Kind::Vcard];
+    pub const ALL: [Kind; 5] = [
+        Kind::Instagram,
+        Kind::Linkedin,
+        Kind::Csv,
+        Kind::Vcard,
+        Kind::Mbox,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,6 +65,7 @@ impl Kind {
             Kind::Linkedin => "linkedin",
             Kind::Csv => "csv",
             Kind::Vcard => "vcard",
+            Kind::Mbox => "mbox",
         }
     }
 
@@ -71,6 +80,7 @@ impl Kind {
             Kind::Linkedin => "LinkedIn export (Connections.csv or .zip)",
             Kind::Csv => "Contacts (.csv)",
             Kind::Vcard => "Contacts (.vcf)",
+            Kind::Mbox => "Mailbox (.mbox)",
         }
     }
 
@@ -82,7 +92,10 @@ impl Kind {
         }
         let text = everreach_formats::text::decode(&head[..head.len().min(4096)], None);
         let upper = text.trim_start_matches('\u{feff}').to_ascii_uppercase();
-        if upper.trim_start().starts_with("BEGIN:VCARD") {
+        let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+        if head.starts_with(b"From ") || (has(b"\nFrom ") && has(b"\nDate: ")) {
+            Some(Kind::Mbox)
+        } else if upper.trim_start().starts_with("BEGIN:VCARD") {
             Some(Kind::Vcard)
         } else if upper.starts_with("NOTES:")
             || upper.contains("FIRST NAME,LAST NAME,URL")
@@ -112,6 +125,8 @@ pub struct NewImport {
     pub owner: Option<String>,
     /// CSV: `field=Column,…` over the automatic mapping.
     pub map: Option<String>,
+    /// mbox: the user's own addresses (their account's), which say what they sent.
+    pub me: Vec<String>,
 }
 
 /// An import as the API and the pages show it.
@@ -181,7 +196,7 @@ impl Upload {
         .bind(new.kind.as_str())
         .bind(&new.file_name)
         .bind(new.dry_run)
-        .bind(json!({ "owner": new.owner, "map": new.map }))
+        .bind(json!({ "owner": new.owner, "map": new.map, "me": new.me }))
         .execute(&mut *tx)
         .await?;
         Ok(Upload {
@@ -560,6 +575,23 @@ async fn import_file(
         }
         Some(Kind::Csv) => contacts::csv(pool, user_id, path, &contacts_opts(), &mut p).await,
         Some(Kind::Vcard) => contacts::vcard(pool, user_id, path, &contacts_opts(), &mut p).await,
+        Some(Kind::Mbox) => {
+            let opts = mbox::Options {
+                dry_run,
+                me: options
+                    .get("me")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                file_name: file_name.clone(),
+            };
+            mbox::run(pool, user_id, path, &opts, &mut p).await
+        }
         None => Err(ImportError::Input(format!(
             "{kind:?} files cannot be imported by upload yet"
         ))),
@@ -614,6 +646,11 @@ mod tests {
         );
         assert_eq!(Kind::guess(b"hello there"), None);
         assert_eq!(Kind::parse("instagram"), Some(Kind::Instagram));
-        assert_eq!(Kind::parse("mbox"), None);
+        assert_eq!(
+            Kind::guess(b"From a@b Mon Dec  2 10:00:00 2024"),
+            Some(Kind::Mbox)
+        );
+        assert_eq!(Kind::parse("mbox"), Some(Kind::Mbox));
+        assert_eq!(Kind::parse("pst"), None);
     }
 }
