@@ -36,7 +36,6 @@ use super::{BATCH, ImportError, Progress, Report, said};
 use crate::crm::model::{CheckedDm, DmInput, DmStatus, check_dm};
 use crate::crm::{dm, model::MAX_BATCH};
 use crate::db::tenant::TenantTx;
-use crate::people::ingest;
 use crate::people::model::{EventInput, IdentityRef, check_event};
 
 /// Largest followers/following or personal-information file read.
@@ -328,15 +327,5 @@ async fn import_follows(
             ),
         }
     }
-    if opts.dry_run {
-        report.created += events.len() as u64;
-        return Ok(());
-    }
-    for chunk in events.chunks(BATCH) {
-        let outcome = ingest::store_tx(pool, user_id, chunk).await?;
-        report.created += outcome.created as u64;
-        report.skip("already imported", outcome.duplicates as u64);
-        report.detail("people_created", outcome.people_created as u64);
-    }
-    Ok(())
+    super::store_events(pool, user_id, &events, opts.dry_run, report).await
 }

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::cards::{self, Card, CardEvent};
 use super::{BATCH, ImportError, Progress, Report, said};
 use crate::people::model::{EventInput, IdentityRef, check_event};
-use crate::people::{Channel, ingest, normalize_handle};
+use crate::people::{Channel, normalize_handle};
 
 /// Largest CSV read from an export.
 const MAX_CSV_BYTES: u64 = 512 * 1024 * 1024;
@@ -280,15 +280,5 @@ async fn messages<R: Read>(
             ),
         }
     }
-    if opts.dry_run {
-        report.created += events.len() as u64;
-        return Ok(());
-    }
-    for chunk in events.chunks(BATCH) {
-        let o = ingest::store_tx(pool, user_id, chunk).await?;
-        report.created += o.created as u64;
-        report.skip("already imported", o.duplicates as u64);
-        report.detail("people_created", o.people_created as u64);
-    }
-    Ok(())
+    super::store_events(pool, user_id, &events, opts.dry_run, report).await
 }

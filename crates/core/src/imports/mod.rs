@@ -117,6 +117,28 @@ pub fn shown(file_name: Option<&str>, path: &std::path::Path) -> String {
     file_name.map_or_else(|| path.display().to_string(), str::to_string)
 }
 
+/// Stores checked person events [`BATCH`] to a transaction through the people
+/// graph's ingestion, counting them in `report` (only counting them in a dry run).
+pub async fn store_events(
+    pool: &sqlx::PgPool,
+    user_id: uuid::Uuid,
+    events: &[crate::people::model::NewEvent],
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    if dry_run {
+        report.created += events.len() as u64;
+        return Ok(());
+    }
+    for chunk in events.chunks(BATCH) {
+        let o = crate::people::ingest::store_tx(pool, user_id, chunk).await?;
+        report.created += o.created as u64;
+        report.skip("already imported", o.duplicates as u64);
+        report.detail("people_created", o.people_created as u64);
+    }
+    Ok(())
+}
+
 /// A domain check's problems `(pointer, why)` as one line: `field: why; field: why`.
 pub fn said(problems: Vec<crate::error::FieldProblem>) -> String {
     problems
