@@ -1233,6 +1233,60 @@ async fn import_linkedin_csv_and_vcard_make_one_person_per_human_and_add_nothing
 }
 
 #[tokio::test]
+async fn import_mbox_reads_a_gmail_takeout_zip_as_the_same_mail() {
+    use everreach_testkit::files::{fixture, zip_dir};
+    let db = TestDb::new().await;
+    db.create_user("cleo@example.com").await;
+    let dir = scratch_dir("import-takeout");
+    let mail = dir.join("tree/Takeout/Mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    std::fs::copy(
+        fixture("mail.mbox"),
+        mail.join("All mail Including Spam and Trash.mbox"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("tree/Takeout/archive_browser.html"), "<html></html>").unwrap();
+    let takeout = dir.join("takeout.zip");
+    zip_dir(&dir.join("tree"), &takeout).unwrap();
+    let empty = dir.join("empty.zip");
+    std::fs::remove_dir_all(&mail).unwrap();
+    zip_dir(&dir.join("tree"), &empty).unwrap();
+    let run = |file: &Path| {
+        everreach()
+            .args(["import", "mbox"])
+            .arg(file)
+            .args(["--email", "cleo@example.com", "--json"])
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&takeout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["created"], 4, "{report}");
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains("takeout.zip:Takeout/Mail/All mail Including Spam and Trash.mbox"),
+        "problems name the mailbox inside the zip: {report}"
+    );
+    let out = run(&fixture("mail.mbox"));
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["created"], 0, "the same mail unzipped adds nothing: {again}");
+    let out = run(&empty);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no .mbox file"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("everreach-mbox-"))
+        .collect();
+    assert!(left.is_empty(), "the copies out of the zip are removed: {left:?}");
+}
+
+#[tokio::test]
 async fn import_mbox_stores_mail_once_with_contacts_interactions_and_stats() {
     use everreach_testkit::files::fixture;
     let db = TestDb::new().await;

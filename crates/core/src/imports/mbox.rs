@@ -1,5 +1,7 @@
 //! `everreach import mbox`: a mailbox (Gmail Takeout's `.mbox`, Thunderbird, Apple
-//! Mail) into the e-mail CRM (002) and the people graph.
+//! Mail) into the e-mail CRM (002) and the people graph. A zip (Takeout's as it
+//! downloads) is read for every `.mbox` inside it, each copied out within the
+//! archive's bounds to a scratch file that is removed afterwards.
 //!
 //! 1. **A first pass** reads the file as a stream to count its messages (the
 //!    progress total), find its months — whose `emails` partitions are created
@@ -28,6 +30,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use everreach_formats::Problem;
+use everreach_formats::archive::{Limits, Tree};
 use everreach_formats::mbox::{Address, Mail, Mbox};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -110,8 +113,7 @@ fn month_of(d: DateTime<Utc>) -> NaiveDate {
     NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or_default()
 }
 
-fn survey(reader: impl Read, file: &str) -> Survey {
-    let mut s = Survey::default();
+fn survey(reader: impl Read, file: &str, s: &mut Survey) {
     for m in Mbox::new(reader, file).flatten() {
         s.messages += 1;
         s.months.insert(month_of(m.date.unwrap_or_else(Utc::now)));
@@ -121,10 +123,73 @@ fn survey(reader: impl Read, file: &str) -> Survey {
             s.sent_from.insert(a.email.clone());
         }
     }
-    s
 }
 
-/// Imports the mailbox at `path` for `user_id`.
+/// One mailbox to read: the file given, or a `.mbox` copied out of a zip.
+struct Source {
+    path: std::path::PathBuf,
+    /// How problems name it (`takeout.zip:Takeout/Mail/All mail….mbox`).
+    shown: String,
+    /// Removed when the source is dropped (the copy out of a zip).
+    scratch: bool,
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        if self.scratch {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The mailboxes at `path`: the file itself, or every `.mbox` in a zip (Gmail
+/// Takeout's `Takeout/Mail/*.mbox`), each copied out within the archive's bounds
+/// so both passes read a plain file.
+fn sources(path: &Path, shown: &str) -> Result<Vec<Source>, ImportError> {
+    let mut magic = [0u8; 4];
+    let is_zip = open(path)?.read_exact(&mut magic).is_ok() && &magic == b"PK\x03\x04";
+    if !is_zip {
+        return Ok(vec![Source {
+            path: path.to_path_buf(),
+            shown: shown.to_string(),
+            scratch: false,
+        }]);
+    }
+    let limits = Limits::default();
+    let mut tree = Tree::open(path, &limits)
+        .map_err(|e| ImportError::Input(e.to_string()))?
+        .named(shown);
+    let inside: Vec<String> = tree
+        .entries()
+        .iter()
+        .filter(|e| e.path.to_ascii_lowercase().ends_with(".mbox"))
+        .map(|e| e.path.clone())
+        .collect();
+    if inside.is_empty() {
+        return Err(ImportError::Input(
+            "the zip holds no .mbox file (Gmail Takeout keeps mail at Takeout/Mail/*.mbox: export Mail in mbox format)".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(inside.len());
+    for entry in inside {
+        let source = Source {
+            path: std::env::temp_dir().join(format!("everreach-mbox-{}", Uuid::now_v7())),
+            shown: tree.label(&entry),
+            scratch: true,
+        };
+        let copied = std::fs::File::create(&source.path).and_then(|mut to| {
+            let mut from = tree
+                .open_file(&entry, limits.max_total)
+                .map_err(std::io::Error::other)?;
+            std::io::copy(&mut from, &mut to)
+        });
+        copied.map_err(|e| ImportError::Input(format!("{}: cannot be read: {e}", source.shown)))?;
+        out.push(source);
+    }
+    Ok(out)
+}
+
+/// Imports the mailbox at `path` (a file, or a zip of `.mbox` files) for `user_id`.
 pub async fn run(
     pool: &sqlx::PgPool,
     user_id: Uuid,
@@ -134,17 +199,26 @@ pub async fn run(
 ) -> Result<Report, ImportError> {
     let mut report = Report::new("mbox", opts.dry_run);
     let shown = super::shown(opts.file_name.as_deref(), path);
-    let mut head = Vec::new();
-    let _ = open(path)?.take(64 * 1024).read_to_end(&mut head);
-    let separated = head.starts_with(b"From ") || head.windows(6).any(|w| w == b"\nFrom ");
-    if !separated {
-        return Err(ImportError::Input(
-            "not an mbox file: no \"From \" line starts a message in its first 64 KB (Gmail Takeout's mail is a .mbox inside the zip: unzip it first)".into(),
-        ));
+    let mut s = Survey::default();
+    let mut mailboxes = Vec::new();
+    for source in sources(path, &shown)? {
+        let mut head = Vec::new();
+        let _ = open(&source.path)?.take(64 * 1024).read_to_end(&mut head);
+        let separated = head.starts_with(b"From ") || head.windows(6).any(|w| w == b"\nFrom ");
+        if !separated {
+            let why = "not an mbox file: no \"From \" line starts a message in its first 64 KB";
+            if source.scratch {
+                // one bad mailbox in a zip: the others still import
+                report.problem(Problem::new(&source.shown, None, why));
+                continue;
+            }
+            return Err(ImportError::Input(why.into()));
+        }
+        survey(open(&source.path)?, &source.shown, &mut s);
+        mailboxes.push(source);
     }
-    let s = survey(open(path)?, &shown);
     progress.total(s.messages, "messages");
-    report.files = 1;
+    report.files = mailboxes.len() as u64;
     let mut me: HashSet<String> = opts.me.iter().map(|a| a.trim().to_lowercase()).collect();
     me.extend(s.sent_from.iter().cloned());
     if !opts.dry_run
@@ -160,40 +234,42 @@ pub async fn run(
         report.detail("partitions_created", made.max(0) as u64);
     }
 
-    let ctx = Ctx {
-        pool,
-        user_id,
-        me: &me,
-        dry_run: opts.dry_run,
-        file: &shown,
-    };
     let mut touched: HashSet<Uuid> = HashSet::new();
-    let mut batch: Vec<Mail> = Vec::with_capacity(BATCH);
     // statistics after the first batch and whenever the rows stored double
     // (migration …270000 says why): a handful of ANALYZEs however large the file
     let mut analyze_at = BATCH as u64;
-    let mut flush = async |batch: &mut Vec<Mail>, report: &mut Report| -> Result<(), ImportError> {
-        store_batch(&ctx, batch, report, &mut touched).await?;
-        progress.advance(batch.len() as u64);
-        batch.clear();
-        if !opts.dry_run && report.created >= analyze_at {
-            sqlx::query("SELECT everreach_analyze_mail()")
-                .execute(pool)
-                .await?;
-            analyze_at = report.created * 2;
+    for source in &mailboxes {
+        let ctx = Ctx {
+            pool,
+            user_id,
+            me: &me,
+            dry_run: opts.dry_run,
+            file: &source.shown,
+        };
+        let mut batch: Vec<Mail> = Vec::with_capacity(BATCH);
+        let mut flush = async |batch: &mut Vec<Mail>, report: &mut Report| -> Result<(), ImportError> {
+            store_batch(&ctx, batch, report, &mut touched).await?;
+            progress.advance(batch.len() as u64);
+            batch.clear();
+            if !opts.dry_run && report.created >= analyze_at {
+                sqlx::query("SELECT everreach_analyze_mail()")
+                    .execute(pool)
+                    .await?;
+                analyze_at = report.created * 2;
+            }
+            Ok(())
+        };
+        for item in Mbox::new(open(&source.path)?, &source.shown) {
+            match item {
+                Ok(m) => batch.push(m),
+                Err(p) => report.reject("a message that cannot be read", p),
+            }
+            if batch.len() == BATCH {
+                flush(&mut batch, &mut report).await?;
+            }
         }
-        Ok(())
-    };
-    for item in Mbox::new(open(path)?, &shown) {
-        match item {
-            Ok(m) => batch.push(m),
-            Err(p) => report.reject("a message that cannot be read", p),
-        }
-        if batch.len() == BATCH {
-            flush(&mut batch, &mut report).await?;
-        }
+        flush(&mut batch, &mut report).await?;
     }
-    flush(&mut batch, &mut report).await?;
     if !touched.is_empty() {
         let ids: Vec<Uuid> = touched.into_iter().collect();
         for chunk in ids.chunks(5_000) {

@@ -80,7 +80,7 @@ impl Kind {
             Kind::Linkedin => "LinkedIn export (Connections.csv or .zip)",
             Kind::Csv => "Contacts (.csv)",
             Kind::Vcard => "Contacts (.vcf)",
-            Kind::Mbox => "Mailbox (.mbox)",
+            Kind::Mbox => "Mailbox (.mbox, or Gmail Takeout's .zip)",
         }
     }
 
