@@ -1281,7 +1281,7 @@ async fn import_mbox_reads_a_gmail_takeout_zip_as_the_same_mail() {
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("everreach-mbox-"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("everreach-entry-"))
         .collect();
     assert!(left.is_empty(), "the copies out of the zip are removed: {left:?}");
 }

@@ -12,7 +12,7 @@
 //!   import stores each once. You are the profile in the most conversations; group
 //!   conversations (more than one other person) and drafts are skipped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -24,7 +24,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::cards::{self, Card, CardEvent};
-use super::{BATCH, ImportError, Progress, Report, said};
+use super::{BATCH, ImportError, Progress, Report, Scratch, said};
 use crate::people::model::{EventInput, IdentityRef, check_event};
 use crate::people::{Channel, normalize_handle};
 
@@ -98,19 +98,15 @@ pub async fn run(
     if let Some(p) = conns {
         report.files += 1;
         let label = tree.label(&p);
-        let bytes = tree
-            .read(&p, MAX_CSV_BYTES)
-            .map_err(|e| ImportError::Input(format!("{label}: {e}")))?;
-        connections(pool, user_id, &bytes[..], &label, opts, &mut report).await?;
+        let copy = Scratch::copy_out(&mut tree, &p, MAX_CSV_BYTES, &label)?;
+        connections(pool, user_id, copy.open()?, &label, opts, &mut report).await?;
         progress.advance(1);
     }
     if let Some(p) = msgs {
         report.files += 1;
         let label = tree.label(&p);
-        let bytes = tree
-            .read(&p, MAX_CSV_BYTES)
-            .map_err(|e| ImportError::Input(format!("{label}: {e}")))?;
-        messages(pool, user_id, &bytes[..], &label, opts, &mut report).await?;
+        let copy = Scratch::copy_out(&mut tree, &p, MAX_CSV_BYTES, &label)?;
+        messages(pool, user_id, &copy, &label, opts, &mut report).await?;
         progress.advance(1);
     }
     Ok(report)
@@ -173,45 +169,62 @@ async fn connections<R: Read>(
     Ok(())
 }
 
-async fn messages<R: Read>(
+/// Two passes over the file, so memory holds the conversations, never the
+/// messages: the first finds you, the second stores [`BATCH`] events at a time.
+async fn messages(
     pool: &sqlx::PgPool,
     user_id: Uuid,
-    reader: R,
+    copy: &Scratch,
     label: &str,
     opts: &Options,
     report: &mut Report,
 ) -> Result<(), ImportError> {
-    let rows = match linkedin::messages(reader, label) {
+    let rows = match linkedin::messages(copy.open()?, label) {
         Ok(rows) => rows,
         Err(p) => {
             report.reject("not a readable messages.csv", p);
             return Ok(());
         }
     };
-    let mut read = Vec::new();
-    for row in rows {
-        match row {
-            Ok(m) if m.draft => report.skip("a draft", 1),
-            Ok(m) => read.push(m),
-            Err(p) => report.reject("a row that cannot be read", p),
-        }
-    }
     // You: the profile in the most conversations.
-    let mut seen: HashMap<String, std::collections::HashSet<&str>> = HashMap::new();
-    for m in &read {
+    let mut conversations: HashMap<String, u32> = HashMap::new();
+    let mut seen: HashMap<String, HashSet<u32>> = HashMap::new();
+    for m in rows.flatten().filter(|m| !m.draft) {
+        let next = conversations.len() as u32;
+        let conv = *conversations.entry(m.conversation_id).or_insert(next);
         for url in m.sender_profile_url.iter().chain(&m.recipient_profile_urls) {
             if let Ok(h) = normalize_handle(Channel::Linkedin, url) {
-                seen.entry(h).or_default().insert(&m.conversation_id);
+                seen.entry(h).or_default().insert(conv);
             }
         }
     }
+    drop(conversations);
     let owner = seen
         .iter()
         .max_by_key(|(h, convs)| (convs.len(), std::cmp::Reverse((*h).clone())))
         .map(|(h, _)| h.clone());
+    drop(seen);
+    let rows = match linkedin::messages(copy.open()?, label) {
+        Ok(rows) => rows,
+        Err(p) => {
+            report.reject("not a readable messages.csv", p);
+            return Ok(());
+        }
+    };
     let now = Utc::now();
-    let mut events = Vec::new();
-    for m in &read {
+    let mut events = Vec::with_capacity(BATCH);
+    for row in rows {
+        let m = match row {
+            Ok(m) if m.draft => {
+                report.skip("a draft", 1);
+                continue;
+            }
+            Ok(m) => m,
+            Err(p) => {
+                report.reject("a row that cannot be read", p);
+                continue;
+            }
+        };
         let norm = |u: &String| normalize_handle(Channel::Linkedin, u).ok();
         let sender = m.sender_profile_url.as_ref().and_then(norm);
         let recipients: Vec<String> = m.recipient_profile_urls.iter().filter_map(norm).collect();
@@ -278,6 +291,10 @@ async fn messages<R: Read>(
                 "a message that breaks a rule",
                 Problem::new(label, Some(m.line), said(p)),
             ),
+        }
+        if events.len() == BATCH {
+            super::store_events(pool, user_id, &events, opts.dry_run, report).await?;
+            events.clear();
         }
     }
     super::store_events(pool, user_id, &events, opts.dry_run, report).await

@@ -36,7 +36,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{BATCH, ImportError, Progress, Report};
+use super::{BATCH, ImportError, Progress, Report, Scratch};
 use crate::db::tenant::TenantTx;
 use crate::people::model::{EventChannel, NewEvent, Subject};
 use crate::people::{Channel, ingest, normalize_handle};
@@ -130,16 +130,8 @@ struct Source {
     path: std::path::PathBuf,
     /// How problems name it (`takeout.zip:Takeout/Mail/All mail….mbox`).
     shown: String,
-    /// Removed when the source is dropped (the copy out of a zip).
-    scratch: bool,
-}
-
-impl Drop for Source {
-    fn drop(&mut self) {
-        if self.scratch {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+    /// The copy out of a zip, removed when the source is dropped.
+    scratch: Option<Scratch>,
 }
 
 /// The mailboxes at `path`: the file itself, or every `.mbox` in a zip (Gmail
@@ -152,7 +144,7 @@ fn sources(path: &Path, shown: &str) -> Result<Vec<Source>, ImportError> {
         return Ok(vec![Source {
             path: path.to_path_buf(),
             shown: shown.to_string(),
-            scratch: false,
+            scratch: None,
         }]);
     }
     let limits = Limits::default();
@@ -172,19 +164,13 @@ fn sources(path: &Path, shown: &str) -> Result<Vec<Source>, ImportError> {
     }
     let mut out = Vec::with_capacity(inside.len());
     for entry in inside {
-        let source = Source {
-            path: std::env::temp_dir().join(format!("everreach-mbox-{}", Uuid::now_v7())),
-            shown: tree.label(&entry),
-            scratch: true,
-        };
-        let copied = std::fs::File::create(&source.path).and_then(|mut to| {
-            let mut from = tree
-                .open_file(&entry, limits.max_total)
-                .map_err(std::io::Error::other)?;
-            std::io::copy(&mut from, &mut to)
+        let shown = tree.label(&entry);
+        let scratch = Scratch::copy_out(&mut tree, &entry, limits.max_total, &shown)?;
+        out.push(Source {
+            path: scratch.path.clone(),
+            shown,
+            scratch: Some(scratch),
         });
-        copied.map_err(|e| ImportError::Input(format!("{}: cannot be read: {e}", source.shown)))?;
-        out.push(source);
     }
     Ok(out)
 }
@@ -207,7 +193,7 @@ pub async fn run(
         let separated = head.starts_with(b"From ") || head.windows(6).any(|w| w == b"\nFrom ");
         if !separated {
             let why = "not an mbox file: no \"From \" line starts a message in its first 64 KB";
-            if source.scratch {
+            if source.scratch.is_some() {
                 // one bad mailbox in a zip: the others still import
                 report.problem(Problem::new(&source.shown, None, why));
                 continue;

@@ -111,6 +111,45 @@ impl Report {
     }
 }
 
+/// A file copied out of a zip to read as a plain file (twice if need be, and held
+/// across awaits, which a zip entry's reader cannot be); removed when dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    pub path: std::path::PathBuf,
+}
+
+impl Scratch {
+    /// Copies `entry` of `tree` out, refusing it past `max` inflated bytes; errors
+    /// name the file as `label`.
+    pub fn copy_out(
+        tree: &mut everreach_formats::archive::Tree,
+        entry: &str,
+        max: u64,
+        label: &str,
+    ) -> Result<Scratch, ImportError> {
+        let scratch = Scratch {
+            path: std::env::temp_dir().join(format!("everreach-entry-{}", uuid::Uuid::now_v7())),
+        };
+        let copied = std::fs::File::create(&scratch.path).and_then(|mut to| {
+            let mut from = tree.open_file(entry, max).map_err(std::io::Error::other)?;
+            std::io::copy(&mut from, &mut to)
+        });
+        copied.map_err(|e| ImportError::Input(format!("{label}: cannot be read: {e}")))?;
+        Ok(scratch)
+    }
+
+    pub fn open(&self) -> Result<std::fs::File, ImportError> {
+        std::fs::File::open(&self.path)
+            .map_err(|e| ImportError::Input(format!("a scratch copy cannot be read: {e}")))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// How an import names its file in problems: the upload's name when it has one,
 /// else the path given.
 pub fn shown(file_name: Option<&str>, path: &std::path::Path) -> String {
