@@ -1245,7 +1245,11 @@ async fn import_mbox_reads_a_gmail_takeout_zip_as_the_same_mail() {
         mail.join("All mail Including Spam and Trash.mbox"),
     )
     .unwrap();
-    std::fs::write(dir.join("tree/Takeout/archive_browser.html"), "<html></html>").unwrap();
+    std::fs::write(
+        dir.join("tree/Takeout/archive_browser.html"),
+        "<html></html>",
+    )
+    .unwrap();
     let takeout = dir.join("takeout.zip");
     zip_dir(&dir.join("tree"), &takeout).unwrap();
     let empty = dir.join("empty.zip");
@@ -1262,7 +1266,11 @@ async fn import_mbox_reads_a_gmail_takeout_zip_as_the_same_mail() {
             .unwrap()
     };
     let out = run(&takeout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["created"], 4, "{report}");
     assert!(
@@ -1273,7 +1281,10 @@ async fn import_mbox_reads_a_gmail_takeout_zip_as_the_same_mail() {
     );
     let out = run(&fixture("mail.mbox"));
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(again["created"], 0, "the same mail unzipped adds nothing: {again}");
+    assert_eq!(
+        again["created"], 0,
+        "the same mail unzipped adds nothing: {again}"
+    );
     let out = run(&empty);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1281,9 +1292,16 @@ async fn import_mbox_reads_a_gmail_takeout_zip_as_the_same_mail() {
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("everreach-entry-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("everreach-entry-")
+        })
         .collect();
-    assert!(left.is_empty(), "the copies out of the zip are removed: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the copies out of the zip are removed: {left:?}"
+    );
 }
 
 #[tokio::test]

@@ -233,18 +233,19 @@ pub async fn run(
             file: &source.shown,
         };
         let mut batch: Vec<Mail> = Vec::with_capacity(BATCH);
-        let mut flush = async |batch: &mut Vec<Mail>, report: &mut Report| -> Result<(), ImportError> {
-            store_batch(&ctx, batch, report, &mut touched).await?;
-            progress.advance(batch.len() as u64);
-            batch.clear();
-            if !opts.dry_run && report.created >= analyze_at {
-                sqlx::query("SELECT everreach_analyze_mail()")
-                    .execute(pool)
-                    .await?;
-                analyze_at = report.created * 2;
-            }
-            Ok(())
-        };
+        let mut flush =
+            async |batch: &mut Vec<Mail>, report: &mut Report| -> Result<(), ImportError> {
+                store_batch(&ctx, batch, report, &mut touched).await?;
+                progress.advance(batch.len() as u64);
+                batch.clear();
+                if !opts.dry_run && report.created >= analyze_at {
+                    sqlx::query("SELECT everreach_analyze_mail()")
+                        .execute(pool)
+                        .await?;
+                    analyze_at = report.created * 2;
+                }
+                Ok(())
+            };
         for item in Mbox::new(open(&source.path)?, &source.shown) {
             match item {
                 Ok(m) => batch.push(m),
