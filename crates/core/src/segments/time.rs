@@ -37,7 +37,8 @@ impl Unit {
             Unit::Hours => MAX_DAYS * 24,
             Unit::Days => MAX_DAYS,
             Unit::Weeks => MAX_DAYS / 7,
-            Unit::Months => MAX_DAYS / 30,
+            // 120 calendar months: ten years never exceed 3,653 days
+            Unit::Months => MAX_DAYS / 365 * 12,
         }
     }
 }
