@@ -68,9 +68,12 @@ impl Compiled {
         conn: &mut sqlx::PgConnection,
         user_id: Uuid,
     ) -> Result<Vec<Uuid>, sqlx::Error> {
-        sqlx::query_scalar_with(sqlx::AssertSqlSafe(self.sql.clone()), self.arguments(user_id)?)
-            .fetch_all(conn)
-            .await
+        sqlx::query_scalar_with(
+            sqlx::AssertSqlSafe(self.sql.clone()),
+            self.arguments(user_id)?,
+        )
+        .fetch_all(conn)
+        .await
     }
 
     /// How many people match.
@@ -79,9 +82,12 @@ impl Compiled {
         conn: &mut sqlx::PgConnection,
         user_id: Uuid,
     ) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar_with(sqlx::AssertSqlSafe(self.count_sql()), self.arguments(user_id)?)
-            .fetch_one(conn)
-            .await
+        sqlx::query_scalar_with(
+            sqlx::AssertSqlSafe(self.count_sql()),
+            self.arguments(user_id)?,
+        )
+        .fetch_one(conn)
+        .await
     }
 
     fn arguments(&self, user_id: Uuid) -> Result<sqlx::postgres::PgArguments, sqlx::Error> {
@@ -166,7 +172,10 @@ fn keyed(alias: &str) -> String {
 }
 
 fn exists(from: &str, conds: &[String]) -> String {
-    format!("EXISTS (SELECT 1 FROM {from} WHERE {})", conds.join(" AND "))
+    format!(
+        "EXISTS (SELECT 1 FROM {from} WHERE {})",
+        conds.join(" AND ")
+    )
 }
 
 /// `%` and `_` match literally in a LIKE pattern (backslash is the escape).
@@ -197,7 +206,9 @@ impl Compiler<'_> {
         if self.expanded > MAX_EXPANDED_NODES {
             return Err(DefinitionError::new(
                 ptr,
-                format!("with the segments it names inlined, the definition has more than {MAX_EXPANDED_NODES} nodes; simplify the segments it uses"),
+                format!(
+                    "with the segments it names inlined, the definition has more than {MAX_EXPANDED_NODES} nodes; simplify the segments it uses"
+                ),
             ));
         }
         if depth > MAX_DEPTH * (MAX_SEGMENT_NESTING + 1) {
@@ -212,7 +223,10 @@ impl Compiler<'_> {
                 }
                 Ok(wrap(parts, " OR "))
             }
-            Node::Not(inner) => Ok(format!("NOT {}", self.node(inner, &format!("{ptr}/not"), depth + 1)?)),
+            Node::Not(inner) => Ok(format!(
+                "NOT {}",
+                self.node(inner, &format!("{ptr}/not"), depth + 1)?
+            )),
             Node::Field(f) => Ok(self.field(f)),
             Node::Identity(i) => Ok(self.identity(i)),
             Node::Event(e) => Ok(self.event(e)),
@@ -252,10 +266,18 @@ impl Compiler<'_> {
 
     fn segment(&mut self, id: Uuid, ptr: &str, depth: usize) -> Result<String, DefinitionError> {
         if self.chain.contains(&id) {
-            let names: Vec<String> = self.chain.iter().chain([&id]).map(Uuid::to_string).collect();
+            let names: Vec<String> = self
+                .chain
+                .iter()
+                .chain([&id])
+                .map(Uuid::to_string)
+                .collect();
             return Err(DefinitionError::new(
                 ptr,
-                format!("segments may not name themselves, directly or through others: {}", names.join(" → ")),
+                format!(
+                    "segments may not name themselves, directly or through others: {}",
+                    names.join(" → ")
+                ),
             ));
         }
         if self.chain.len() >= MAX_SEGMENT_NESTING {
@@ -265,11 +287,16 @@ impl Compiler<'_> {
             ));
         }
         let Some(def) = (self.segments)(id) else {
-            return Err(DefinitionError::new(ptr, format!("there is no segment {id}")));
+            return Err(DefinitionError::new(
+                ptr,
+                format!("there is no segment {id}"),
+            ));
         };
         self.chain.push(id);
         // Errors inside the named segment point at the node that names it.
-        let sql = self.node(&def.root, ptr, depth + 1).map_err(|e| DefinitionError::new(ptr, e.message))?;
+        let sql = self
+            .node(&def.root, ptr, depth + 1)
+            .map_err(|e| DefinitionError::new(ptr, e.message))?;
         self.chain.pop();
         Ok(format!("({sql})"))
     }

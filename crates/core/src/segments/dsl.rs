@@ -271,13 +271,17 @@ fn check_size(def: &Value) -> Result<(), DefinitionError> {
         if nodes > MAX_NODES {
             return Err(DefinitionError::new(
                 "",
-                format!("the definition has more than {MAX_NODES} nodes; split it into segments and combine them with {{\"segment\": \"<id>\"}}"),
+                format!(
+                    "the definition has more than {MAX_NODES} nodes; split it into segments and combine them with {{\"segment\": \"<id>\"}}"
+                ),
             ));
         }
         if depth > MAX_DEPTH {
             return Err(DefinitionError::new(
                 "",
-                format!("the definition nests deeper than {MAX_DEPTH} levels; flatten it (all inside all is one all)"),
+                format!(
+                    "the definition nests deeper than {MAX_DEPTH} levels; flatten it (all inside all is one all)"
+                ),
             ));
         }
         if let Value::Object(o) = v {
@@ -286,7 +290,9 @@ fn check_size(def: &Value) -> Result<(), DefinitionError> {
                     if items.len() > MAX_NODES {
                         return Err(DefinitionError::new(
                             "",
-                            format!("the definition has more than {MAX_NODES} nodes; split it into segments and combine them with {{\"segment\": \"<id>\"}}"),
+                            format!(
+                                "the definition has more than {MAX_NODES} nodes; split it into segments and combine them with {{\"segment\": \"<id>\"}}"
+                            ),
                         ));
                     }
                     stack.extend(items.iter().map(|i| (i, depth + 1)));
@@ -431,16 +437,24 @@ impl Parser {
         ok.then_some(out)
     }
 
-    fn object<'v>(&mut self, v: &'v Value, ptr: &str, what: &str) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+        what: &str,
+    ) -> Option<&'v Map<String, Value>> {
         match v {
             Value::Object(o) => Some(o),
             other => {
-                self.err(ptr, format!("{what} takes an object, not {}", type_name(other)));
+                self.err(
+                    ptr,
+                    format!("{what} takes an object, not {}", type_name(other)),
+                );
                 None
             }
         }
     }
 }
 
-mod values;
 mod predicates;
+mod values;

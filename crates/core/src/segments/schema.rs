@@ -8,9 +8,7 @@
 use serde_json::{Value, json};
 
 use super::dsl::{MAX_COUNT, MAX_DEPTH, MAX_LIST, MAX_NODES, MAX_TEXT_CHARS};
-use super::fields::{
-    CHANNELS, EVENT_CHANNELS, FIELDS, Field, Kind, OUTCOMES, TRAFFIC_TYPES,
-};
+use super::fields::{CHANNELS, EVENT_CHANNELS, FIELDS, Field, Kind, OUTCOMES, TRAFFIC_TYPES};
 use super::time::{AGO_PATTERN, WINDOW_PATTERN};
 
 /// The JSON Schema of a segment definition.
@@ -139,7 +137,11 @@ fn logic(key: &str, description: &str) -> Value {
 /// One object schema per (group of fields, group of operators).
 fn field_variants() -> Value {
     let names = |pick: &dyn Fn(Field) -> bool| -> Vec<&str> {
-        FIELDS.iter().filter(|(_, f)| pick(*f)).map(|(n, _)| *n).collect()
+        FIELDS
+            .iter()
+            .filter(|(_, f)| pick(*f))
+            .map(|(n, _)| *n)
+            .collect()
     };
     let text = names(&|f| f.kind() == Kind::Text);
     let integer = names(&|f| f.kind() == Kind::Integer);
@@ -149,18 +151,35 @@ fn field_variants() -> Value {
     let cmp = ["eq", "ne", "lt", "lte", "gt", "gte"];
     let int = json!({"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX});
     let num = json!({"type": "number"});
-    let pair = |v: &Value| json!({"type": "array", "prefixItems": [v, v], "minItems": 2, "maxItems": 2});
+    let pair =
+        |v: &Value| json!({"type": "array", "prefixItems": [v, v], "minItems": 2, "maxItems": 2});
     let mut out = vec![
-        variant(&text, &["eq", "ne", "contains", "starts_with"], Some(json!({"$ref": "#/$defs/text"}))),
+        variant(
+            &text,
+            &["eq", "ne", "contains", "starts_with"],
+            Some(json!({"$ref": "#/$defs/text"})),
+        ),
         variant(&text, &["in"], Some(json!({"$ref": "#/$defs/texts"}))),
         variant(&integer, &cmp, Some(int.clone())),
         variant(&integer, &["between"], Some(pair(&int))),
         variant(&number, &cmp, Some(num.clone())),
         variant(&number, &["between"], Some(pair(&num))),
-        variant(&time, &["before", "after"], Some(json!({"$ref": "#/$defs/moment"}))),
-        variant(&time, &["within", "not_within"], Some(json!({"$ref": "#/$defs/window"}))),
+        variant(
+            &time,
+            &["before", "after"],
+            Some(json!({"$ref": "#/$defs/moment"})),
+        ),
+        variant(
+            &time,
+            &["within", "not_within"],
+            Some(json!({"$ref": "#/$defs/window"})),
+        ),
         variant(&keys, &["has"], Some(json!({"$ref": "#/$defs/text"}))),
-        variant(&keys, &["has_any", "has_all"], Some(json!({"$ref": "#/$defs/texts"}))),
+        variant(
+            &keys,
+            &["has_any", "has_all"],
+            Some(json!({"$ref": "#/$defs/texts"})),
+        ),
     ];
     let no_value: Vec<&str> = FIELDS
         .iter()
@@ -247,7 +266,10 @@ mod tests {
     #[test]
     fn every_example_in_the_docs_parses() {
         let examples = doc_examples();
-        assert!(examples.len() >= 10, "the docs show the language by example");
+        assert!(
+            examples.len() >= 10,
+            "the docs show the language by example"
+        );
         for (line, v) in examples {
             if let Err(e) = parse(&v) {
                 panic!("docs/SEGMENTS.md line {line}: {e:?}");
@@ -259,9 +281,15 @@ mod tests {
     fn the_schema_names_every_field_and_every_channel() {
         let text = json_schema().to_string();
         for (name, _) in FIELDS {
-            assert!(text.contains(&format!("\"{name}\"")), "{name} is in the schema");
+            assert!(
+                text.contains(&format!("\"{name}\"")),
+                "{name} is in the schema"
+            );
         }
-        assert_eq!(json_schema()["$defs"]["identity"]["properties"]["identity"]["properties"]["channel"]["enum"], json!(CHANNELS));
+        assert_eq!(
+            json_schema()["$defs"]["identity"]["properties"]["identity"]["properties"]["channel"]["enum"],
+            json!(CHANNELS)
+        );
     }
 
     #[test]

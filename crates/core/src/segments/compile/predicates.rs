@@ -51,7 +51,10 @@ impl Compiler<'_> {
                 let (lo, hi) = (self.scalar(lo), self.scalar(hi));
                 format!("{col} BETWEEN {lo} AND {hi}")
             }
-            Test::In(values) => format!("{col} = ANY({})", self.bind(Param::TextArray(values.clone()))),
+            Test::In(values) => format!(
+                "{col} = ANY({})",
+                self.bind(Param::TextArray(values.clone()))
+            ),
             // lower(column): the form the trigram indexes of names and e-mails are built on
             Test::Contains(text) => {
                 let at = self.bind(Param::Text(format!("%{}%", like_escape(text))));
@@ -66,8 +69,13 @@ impl Compiler<'_> {
                 format!("{col} {op} {at}")
             }
             Test::Has(key) => match field {
-                Field::FitSignals => format!("{col} @> {}", fit_hit(&self.bind(Param::Text(key.clone())))),
-                _ => format!("{col} @> ARRAY[{}]::text[]", self.bind(Param::Text(key.clone()))),
+                Field::FitSignals => {
+                    format!("{col} @> {}", fit_hit(&self.bind(Param::Text(key.clone()))))
+                }
+                _ => format!(
+                    "{col} @> ARRAY[{}]::text[]",
+                    self.bind(Param::Text(key.clone()))
+                ),
             },
             Test::HasAny(keys) => {
                 let at = self.bind(Param::TextArray(keys.clone()));
@@ -136,10 +144,16 @@ impl Compiler<'_> {
     pub(super) fn identity(&mut self, i: &IdentityPredicate) -> String {
         let mut conds = vec![keyed("d")];
         if let Some(channel) = i.channel {
-            conds.push(format!("d.channel = {}", self.bind(Param::Text(channel.to_string()))));
+            conds.push(format!(
+                "d.channel = {}",
+                self.bind(Param::Text(channel.to_string()))
+            ));
         }
         if let Some(verified) = i.verified {
-            conds.push(format!("COALESCE(d.is_verified, false) = {}", self.bind(Param::Bool(verified))));
+            conds.push(format!(
+                "COALESCE(d.is_verified, false) = {}",
+                self.bind(Param::Bool(verified))
+            ));
         }
         exists("identities d", &conds)
     }
@@ -148,13 +162,22 @@ impl Compiler<'_> {
     fn event_filters(&mut self, e: &EventPredicate) -> Vec<String> {
         let mut filters = Vec::new();
         if let Some(t) = &e.event_type {
-            filters.push(format!("e.event_type = {}", self.bind(Param::Text(t.clone()))));
+            filters.push(format!(
+                "e.event_type = {}",
+                self.bind(Param::Text(t.clone()))
+            ));
         }
         if let Some(c) = e.channel {
-            filters.push(format!("e.channel = {}", self.bind(Param::Text(c.to_string()))));
+            filters.push(format!(
+                "e.channel = {}",
+                self.bind(Param::Text(c.to_string()))
+            ));
         }
         if let Some(t) = e.traffic_type {
-            filters.push(format!("e.traffic_type = {}", self.bind(Param::Text(t.to_string()))));
+            filters.push(format!(
+                "e.traffic_type = {}",
+                self.bind(Param::Text(t.to_string()))
+            ));
         }
         filters
     }
@@ -185,15 +208,24 @@ impl Compiler<'_> {
                     // the first is at/after t: some event, none before
                     match op {
                         "<" => parts.push(with(format!("e.occurred_at < {at}"))),
-                        ">=" => parts.extend([any.clone(), format!("NOT {}", with(format!("e.occurred_at < {at}")))]),
-                        _ => parts.extend([any.clone(), format!("NOT {}", with(format!("e.occurred_at <= {at}")))]),
+                        ">=" => parts.extend([
+                            any.clone(),
+                            format!("NOT {}", with(format!("e.occurred_at < {at}"))),
+                        ]),
+                        _ => parts.extend([
+                            any.clone(),
+                            format!("NOT {}", with(format!("e.occurred_at <= {at}"))),
+                        ]),
                     }
                 }
                 if let Some(t) = last {
                     let (op, at) = self.time_bound(&t);
                     // the last is before t: some event, none at/after t
                     match op {
-                        "<" => parts.extend([any.clone(), format!("NOT {}", with(format!("e.occurred_at >= {at}")))]),
+                        "<" => parts.extend([
+                            any.clone(),
+                            format!("NOT {}", with(format!("e.occurred_at >= {at}"))),
+                        ]),
                         _ => parts.push(with(format!("e.occurred_at {op} {at}"))),
                     }
                 }
@@ -212,8 +244,17 @@ impl Compiler<'_> {
     /// tenant's matching events once per person (a hash join, not a count per person);
     /// when zero passes, it is asked as "not among those whose count fails".
     fn event_count(&mut self, filters: Vec<String>, count: CountTest) -> String {
-        let at_least_one = matches!(count, CountTest::Cmp(Cmp::Gte, 1) | CountTest::Cmp(Cmp::Gt, 0) | CountTest::Cmp(Cmp::Ne, 0));
-        let none = matches!(count, CountTest::Cmp(Cmp::Eq, 0) | CountTest::Cmp(Cmp::Lt, 1) | CountTest::Cmp(Cmp::Lte, 0) | CountTest::Between(0, 0));
+        let at_least_one = matches!(
+            count,
+            CountTest::Cmp(Cmp::Gte, 1) | CountTest::Cmp(Cmp::Gt, 0) | CountTest::Cmp(Cmp::Ne, 0)
+        );
+        let none = matches!(
+            count,
+            CountTest::Cmp(Cmp::Eq, 0)
+                | CountTest::Cmp(Cmp::Lt, 1)
+                | CountTest::Cmp(Cmp::Lte, 0)
+                | CountTest::Between(0, 0)
+        );
         if at_least_one || none {
             let mut conds = vec![keyed("e")];
             conds.extend(filters);
@@ -221,24 +262,37 @@ impl Compiler<'_> {
             return if none { format!("NOT {sql}") } else { sql };
         }
         let having = match count {
-            CountTest::Cmp(cmp, n) => format!("count(*) {} {}", cmp.sql(), self.bind(Param::Int(n))),
+            CountTest::Cmp(cmp, n) => {
+                format!("count(*) {} {}", cmp.sql(), self.bind(Param::Int(n)))
+            }
             CountTest::Between(lo, hi) => {
                 let (lo, hi) = (self.bind(Param::Int(lo)), self.bind(Param::Int(hi)));
                 format!("count(*) BETWEEN {lo} AND {hi}")
             }
         };
         let zero_passes = count.holds_for(0);
-        let mut conds = vec!["e.user_id = $1".to_string(), "e.person_id IS NOT NULL".to_string()];
+        let mut conds = vec![
+            "e.user_id = $1".to_string(),
+            "e.person_id IS NOT NULL".to_string(),
+        ];
         if let Some(scope) = &self.scope {
             conds.push(format!("e.person_id = ANY({scope})"));
         }
         conds.extend(filters);
-        let having = if zero_passes { format!("NOT ({having})") } else { having };
+        let having = if zero_passes {
+            format!("NOT ({having})")
+        } else {
+            having
+        };
         let grouped = format!(
             "EXISTS (SELECT 1 FROM (SELECT e.person_id FROM person_events e WHERE {} GROUP BY e.person_id HAVING {having}) g WHERE g.person_id = p.id)",
             conds.join(" AND ")
         );
-        if zero_passes { format!("NOT {grouped}") } else { grouped }
+        if zero_passes {
+            format!("NOT {grouped}")
+        } else {
+            grouped
+        }
     }
 
     pub(super) fn outbound(&mut self, o: &OutboundPredicate) -> String {
@@ -260,10 +314,16 @@ impl Compiler<'_> {
             conds.push(format!("m.variant = {}", self.bind(Param::Text(v.clone()))));
         }
         if let Some(c) = o.channel {
-            conds.push(format!("m.channel = {}", self.bind(Param::Text(c.to_string()))));
+            conds.push(format!(
+                "m.channel = {}",
+                self.bind(Param::Text(c.to_string()))
+            ));
         }
         if let Some(g) = &o.goal_type {
-            conds.push(format!("m.goal_type = {}", self.bind(Param::Text(g.clone()))));
+            conds.push(format!(
+                "m.goal_type = {}",
+                self.bind(Param::Text(g.clone()))
+            ));
         }
         exists("outbound_messages m", &conds)
     }

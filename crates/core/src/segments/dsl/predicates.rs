@@ -26,13 +26,20 @@ impl Parser {
                     let names: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
                     self.err(
                         &field_at,
-                        format!("unknown field {}; use one of {}", quoted(name), one_of(&names)),
+                        format!(
+                            "unknown field {}; use one of {}",
+                            quoted(name),
+                            one_of(&names)
+                        ),
                     );
                 }
                 f
             }
             other => {
-                self.err(&field_at, format!("must be a field name, not {}", type_name(other)));
+                self.err(
+                    &field_at,
+                    format!("must be a field name, not {}", type_name(other)),
+                );
                 None
             }
         };
@@ -40,7 +47,10 @@ impl Parser {
         let op = match o.get("op") {
             Some(Value::String(op)) => Some(op.as_str()),
             Some(other) => {
-                self.err(&op_at, format!("must be an operator name, not {}", type_name(other)));
+                self.err(
+                    &op_at,
+                    format!("must be an operator name, not {}", type_name(other)),
+                );
                 None
             }
             None => {
@@ -52,13 +62,21 @@ impl Parser {
         let kind = field.kind();
         let channel_at = child(ptr, "channel");
         let channel = match (field, o.get("channel")) {
-            (Field::ChannelPreference, Some(c)) => Some(self.choice(c, &channel_at, EVENT_CHANNELS)?),
+            (Field::ChannelPreference, Some(c)) => {
+                Some(self.choice(c, &channel_at, EVENT_CHANNELS)?)
+            }
             (Field::ChannelPreference, None) => {
-                self.err(ptr, "insight.channel_preference needs \"channel\" (whose share of their activity)");
+                self.err(
+                    ptr,
+                    "insight.channel_preference needs \"channel\" (whose share of their activity)",
+                );
                 return None;
             }
             (_, Some(_)) => {
-                self.err(&channel_at, "only insight.channel_preference takes \"channel\"");
+                self.err(
+                    &channel_at,
+                    "only insight.channel_preference takes \"channel\"",
+                );
                 return None;
             }
             (_, None) => None,
@@ -83,15 +101,27 @@ impl Parser {
                 self.err(&value_at, format!("\"{op}\" takes no value"));
                 return None;
             }
-            let test = if op == "exists" { Test::Exists } else { Test::Missing };
-            return Some(FieldPredicate { field, channel, test });
+            let test = if op == "exists" {
+                Test::Exists
+            } else {
+                Test::Missing
+            };
+            return Some(FieldPredicate {
+                field,
+                channel,
+                test,
+            });
         }
         let Some(v) = o.get("value") else {
             self.err(ptr, format!("\"{op}\" needs a \"value\""));
             return None;
         };
         let test = self.test(kind, op, v, &value_at)?;
-        Some(FieldPredicate { field, channel, test })
+        Some(FieldPredicate {
+            field,
+            channel,
+            test,
+        })
     }
 
     /// The test of an operator the kind takes (checked by the caller).
@@ -106,10 +136,14 @@ impl Parser {
                 let (lo, hi) = self.range(v, at, whole)?;
                 Test::Between(lo, hi)
             }
-            (Kind::Integer | Kind::Number, _) => Test::Cmp(Cmp::parse(op)?, self.number(v, at, whole)?),
+            (Kind::Integer | Kind::Number, _) => {
+                Test::Cmp(Cmp::parse(op)?, self.number(v, at, whole)?)
+            }
             (Kind::Time, _) => Test::Time(self.time_test(op, v, at)?),
             (Kind::Enum(allowed), "in") => Test::In(self.choices(v, at, allowed)?),
-            (Kind::Enum(allowed), _) => Test::Cmp(Cmp::parse(op)?, Scalar::Enum(self.choice(v, at, allowed)?)),
+            (Kind::Enum(allowed), _) => {
+                Test::Cmp(Cmp::parse(op)?, Scalar::Enum(self.choice(v, at, allowed)?))
+            }
             (Kind::Keys, "has") => Test::Has(self.text(v, at)?),
             (Kind::Keys, "has_any") => Test::HasAny(self.texts(v, at)?),
             (Kind::Keys, _) => Test::HasAll(self.texts(v, at)?),
@@ -126,7 +160,12 @@ impl Parser {
     }
 
     /// `{"op": …, "value": …}` of an event's `first`, `last` or `count`.
-    fn op_value<'v>(&mut self, v: &'v Value, ptr: &str, ops: &'static [&'static str]) -> Option<(&'static str, &'v Value)> {
+    fn op_value<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+        ops: &'static [&'static str],
+    ) -> Option<(&'static str, &'v Value)> {
         let o = self.object(v, ptr, "this")?;
         self.unknown_keys(o, ptr, &["op", "value"], "this object");
         let op = match o.get("op") {
@@ -146,8 +185,12 @@ impl Parser {
     pub(super) fn identity(&mut self, v: &Value, ptr: &str) -> Option<IdentityPredicate> {
         let o = self.object(v, ptr, "\"identity\"")?;
         self.unknown_keys(o, ptr, &["channel", "verified"], "\"identity\"");
-        let channel = o.get("channel").map(|c| self.choice(c, &child(ptr, "channel"), CHANNELS));
-        let verified = o.get("verified").map(|b| self.boolean(b, &child(ptr, "verified")));
+        let channel = o
+            .get("channel")
+            .map(|c| self.choice(c, &child(ptr, "channel"), CHANNELS));
+        let verified = o
+            .get("verified")
+            .map(|b| self.boolean(b, &child(ptr, "verified")));
         Some(IdentityPredicate {
             channel: channel.map_or(Some(None), |c| c.map(Some))?,
             verified: verified.map_or(Some(None), |b| b.map(Some))?,
@@ -156,16 +199,38 @@ impl Parser {
 
     pub(super) fn event(&mut self, v: &Value, ptr: &str) -> Option<EventPredicate> {
         let o = self.object(v, ptr, "\"event\"")?;
-        let keys = ["type", "channel", "traffic_type", "within", "count", "first", "last"];
+        let keys = [
+            "type",
+            "channel",
+            "traffic_type",
+            "within",
+            "count",
+            "first",
+            "last",
+        ];
         let errors_before = self.errors.len();
         self.unknown_keys(o, ptr, &keys, "\"event\"");
-        let event_type = o.get("type").and_then(|t| self.event_type(t, &child(ptr, "type")));
-        let channel = o.get("channel").and_then(|c| self.choice(c, &child(ptr, "channel"), EVENT_CHANNELS));
-        let traffic_type = o.get("traffic_type").and_then(|t| self.choice(t, &child(ptr, "traffic_type"), TRAFFIC_TYPES));
-        let within = o.get("within").and_then(|w| self.window(w, &child(ptr, "within")));
-        let count = o.get("count").and_then(|c| self.count(c, &child(ptr, "count")));
-        let first = o.get("first").and_then(|f| self.occurrence_time(f, &child(ptr, "first")));
-        let last = o.get("last").and_then(|l| self.occurrence_time(l, &child(ptr, "last")));
+        let event_type = o
+            .get("type")
+            .and_then(|t| self.event_type(t, &child(ptr, "type")));
+        let channel = o
+            .get("channel")
+            .and_then(|c| self.choice(c, &child(ptr, "channel"), EVENT_CHANNELS));
+        let traffic_type = o
+            .get("traffic_type")
+            .and_then(|t| self.choice(t, &child(ptr, "traffic_type"), TRAFFIC_TYPES));
+        let within = o
+            .get("within")
+            .and_then(|w| self.window(w, &child(ptr, "within")));
+        let count = o
+            .get("count")
+            .and_then(|c| self.count(c, &child(ptr, "count")));
+        let first = o
+            .get("first")
+            .and_then(|f| self.occurrence_time(f, &child(ptr, "first")));
+        let last = o
+            .get("last")
+            .and_then(|l| self.occurrence_time(l, &child(ptr, "last")));
         let has = |k: &str| o.contains_key(k);
         if (has("first") || has("last")) && (has("within") || has("count")) {
             self.err(ptr, "\"first\"/\"last\" ask when events happened and \"within\"/\"count\" how many: use one or the other (combine two event predicates with \"all\")");
@@ -176,17 +241,33 @@ impl Parser {
         let occurrence = if has("first") || has("last") {
             Occurrence::FirstLast { first, last }
         } else {
-            Occurrence::Count { within, count: count.unwrap_or(CountTest::Cmp(Cmp::Gte, 1)) }
+            Occurrence::Count {
+                within,
+                count: count.unwrap_or(CountTest::Cmp(Cmp::Gte, 1)),
+            }
         };
-        Some(EventPredicate { event_type, channel, traffic_type, occurrence })
+        Some(EventPredicate {
+            event_type,
+            channel,
+            traffic_type,
+            occurrence,
+        })
     }
 
     /// As ingestion stores it: 1 to 64 of `a-z`, `0-9`, `_`, `.`.
     fn event_type(&mut self, v: &Value, ptr: &str) -> Option<String> {
         let t = self.text(v, ptr)?;
-        let ok = t.len() <= 64 && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+        let ok = t.len() <= 64
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         if !ok {
-            self.err(ptr, format!("{} is not an event type: 1 to 64 of a-z, 0-9, '_' or '.' (e.g. dm_reply)", quoted(&t)));
+            self.err(
+                ptr,
+                format!(
+                    "{} is not an event type: 1 to 64 of a-z, 0-9, '_' or '.' (e.g. dm_reply)",
+                    quoted(&t)
+                ),
+            );
             return None;
         }
         Some(t)
@@ -195,10 +276,16 @@ impl Parser {
     fn count(&mut self, v: &Value, ptr: &str) -> Option<CountTest> {
         let (op, value) = self.op_value(v, ptr, COUNT_OPS)?;
         let at = child(ptr, "value");
-        let whole = |p: &mut Parser, v: &Value, at: &str| match v.as_i64().filter(|n| (0..=MAX_COUNT).contains(n)) {
+        let whole = |p: &mut Parser, v: &Value, at: &str| match v
+            .as_i64()
+            .filter(|n| (0..=MAX_COUNT).contains(n))
+        {
             Some(n) => Some(n),
             None => {
-                p.err(at, format!("a count is a whole number from 0 to {MAX_COUNT}"));
+                p.err(
+                    at,
+                    format!("a count is a whole number from 0 to {MAX_COUNT}"),
+                );
                 None
             }
         };
@@ -230,16 +317,37 @@ impl Parser {
     pub(super) fn outbound(&mut self, v: &Value, ptr: &str) -> Option<OutboundPredicate> {
         let o = self.object(v, ptr, "\"outbound\"")?;
         let errors_before = self.errors.len();
-        self.unknown_keys(o, ptr, &["outcome", "variant", "channel", "goal_type", "within"], "\"outbound\"");
-        let outcome = o.get("outcome").map_or(Some("sent"), |x| self.choice(x, &child(ptr, "outcome"), OUTCOMES));
-        let variant = o.get("variant").and_then(|x| self.text(x, &child(ptr, "variant")));
-        let channel = o.get("channel").and_then(|x| self.choice(x, &child(ptr, "channel"), CHANNELS));
-        let goal_type = o.get("goal_type").and_then(|x| self.text(x, &child(ptr, "goal_type")));
-        let within = o.get("within").and_then(|x| self.window(x, &child(ptr, "within")));
+        self.unknown_keys(
+            o,
+            ptr,
+            &["outcome", "variant", "channel", "goal_type", "within"],
+            "\"outbound\"",
+        );
+        let outcome = o.get("outcome").map_or(Some("sent"), |x| {
+            self.choice(x, &child(ptr, "outcome"), OUTCOMES)
+        });
+        let variant = o
+            .get("variant")
+            .and_then(|x| self.text(x, &child(ptr, "variant")));
+        let channel = o
+            .get("channel")
+            .and_then(|x| self.choice(x, &child(ptr, "channel"), CHANNELS));
+        let goal_type = o
+            .get("goal_type")
+            .and_then(|x| self.text(x, &child(ptr, "goal_type")));
+        let within = o
+            .get("within")
+            .and_then(|x| self.window(x, &child(ptr, "within")));
         if self.errors.len() > errors_before {
             return None;
         }
-        Some(OutboundPredicate { outcome: outcome?, variant, channel, goal_type, within })
+        Some(OutboundPredicate {
+            outcome: outcome?,
+            variant,
+            channel,
+            goal_type,
+            within,
+        })
     }
 
     pub(super) fn segment(&mut self, v: &Value, ptr: &str) -> Option<Uuid> {
@@ -252,7 +360,13 @@ impl Parser {
                 }
             },
             other => {
-                self.err(ptr, format!("takes a segment id (a UUID string), not {}", type_name(other)));
+                self.err(
+                    ptr,
+                    format!(
+                        "takes a segment id (a UUID string), not {}",
+                        type_name(other)
+                    ),
+                );
                 None
             }
         }

@@ -78,7 +78,11 @@ impl Parser {
         if found.is_none() {
             self.err(
                 ptr,
-                format!("{} is not allowed; use one of {}", quoted(s), one_of(allowed)),
+                format!(
+                    "{} is not allowed; use one of {}",
+                    quoted(s),
+                    one_of(allowed)
+                ),
             );
         }
         found
@@ -105,7 +109,10 @@ impl Parser {
             match n.as_i64().filter(|i| i32::try_from(*i).is_ok()) {
                 Some(i) => Some(Scalar::Int(i)),
                 None => {
-                    self.err(ptr, "must be a whole number (a 32-bit integer, no fraction)");
+                    self.err(
+                        ptr,
+                        "must be a whole number (a 32-bit integer, no fraction)",
+                    );
                     None
                 }
             }
@@ -151,7 +158,10 @@ impl Parser {
         let Value::String(s) = v else {
             self.err(
                 ptr,
-                format!("a window is a string like \"last 30 days\", not {}", type_name(v)),
+                format!(
+                    "a window is a string like \"last 30 days\", not {}",
+                    type_name(v)
+                ),
             );
             return None;
         };
@@ -176,7 +186,10 @@ impl Parser {
         match v {
             Value::Bool(b) => Some(*b),
             other => {
-                self.err(ptr, format!("must be true or false, not {}", type_name(other)));
+                self.err(
+                    ptr,
+                    format!("must be true or false, not {}", type_name(other)),
+                );
                 None
             }
         }
