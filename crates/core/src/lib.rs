@@ -8,6 +8,7 @@
 //!
 //! - [`error`]: [`DomainError`], what every domain service returns.
 //! - [`json`]: what client JSON must be to be stored and read back intact.
+//! - [`segments`]: the segment definition language, parsed and compiled to SQL.
 //!
 //! Domains (people, crm, mail, content, studio, publishing, ai, platform) get one
 //! folder each: `model.rs` (inputs and pure rules), `store.rs` (shared SQL) and one
@@ -26,6 +27,7 @@ pub mod people;
 pub mod platform;
 pub mod resources;
 pub mod secrets;
+pub mod segments;
 
 pub use config::Config;
 pub use error::{DomainError, DomainResult};

@@ -11,6 +11,7 @@ mod mailer;
 mod people;
 mod schema;
 mod secrets;
+mod segments;
 mod tenancy;
 
 /// Fills every tenant table with rows of `user_id`, through the app role.
