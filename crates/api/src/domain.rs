@@ -28,6 +28,7 @@ pub const DOMAINS: &[Domain] = &[
     crate::people::DOMAIN,
     crate::crm::DOMAIN,
     crate::imports::DOMAIN,
+    crate::segments::DOMAIN,
 ];
 
 /// A generic resource operation (`/api/v1/<resource>`).

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod people;
 pub mod rate_limit;
 pub mod resources;
+pub mod segments;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

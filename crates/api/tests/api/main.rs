@@ -23,3 +23,4 @@ mod people_domain;
 mod people_find;
 mod resources;
 mod secrets_at_rest;
+mod segments;

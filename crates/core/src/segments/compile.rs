@@ -90,7 +90,14 @@ impl Compiled {
         .await
     }
 
-    fn arguments(&self, user_id: Uuid) -> Result<sqlx::postgres::PgArguments, sqlx::Error> {
+    /// The placeholder number after this query's own (`$1` and its params), for a
+    /// statement that wraps the query and binds more.
+    pub fn next_placeholder(&self) -> usize {
+        self.params.len() + 2
+    }
+
+    /// `$1` (the tenant) and every param, bound in order.
+    pub fn arguments(&self, user_id: Uuid) -> Result<sqlx::postgres::PgArguments, sqlx::Error> {
         use sqlx::Arguments;
         let mut args = sqlx::postgres::PgArguments::default();
         let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(sqlx::Error::Encode);

@@ -26,6 +26,7 @@ pub mod compile;
 pub mod dsl;
 pub mod fields;
 pub mod schema;
+pub mod store;
 pub mod time;
 
 #[cfg(test)]
