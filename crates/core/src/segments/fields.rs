@@ -32,17 +32,8 @@ pub const EVENT_CHANNELS: &[&str] = &[
 ];
 /// `person_insights.activity_state`'s CHECK.
 pub const ACTIVITY_STATES: &[&str] = &["active", "warming", "cool", "dormant"];
-/// `instagram_contacts.relationship_stage`'s CHECK.
-pub const STAGES: &[&str] = &[
-    "first_touch",
-    "context_captured",
-    "micro_win_delivered",
-    "cadence_established",
-    "trust_signals",
-    "fit_repeats",
-    "permissioned_offer",
-    "post_win",
-];
+/// `instagram_contacts.relationship_stage`'s CHECK (001's eight stages).
+pub const STAGES: &[&str] = &crate::crm::revio::STAGES;
 /// `person_events.traffic_type`'s CHECK.
 pub const TRAFFIC_TYPES: &[&str] = &["organic", "paid"];
 /// What an outbound predicate asks of a message.
