@@ -1,6 +1,8 @@
-//! Segments (seed 000's `segments.definition`, issue 15): the JSON language that
-//! says who is in a segment, and its compiler to SQL. Pure: nothing here stores a
-//! segment or its members; the store and the API build on [`parse`] and [`compile`].
+//! Segments (seed 000's `segments`, `segment_members`, `segment_insights`; issue
+//! 15): the JSON language that says who is in a segment, its compiler to SQL, the
+//! store that keeps members current, and the insights of who is in one. The
+//! language and compiler are pure; `store.rs` and `insights.rs` build on [`parse`]
+//! and [`compile`].
 //!
 //! A definition is one node: `{"all": [...]}`, `{"any": [...]}` (both non-empty),
 //! `{"not": node}`, or a predicate — a field of the person, their insights or their
@@ -21,10 +23,13 @@
 //!   segments inlined and cycles refused; [`Compiled::fetch_ids`] and
 //!   [`Compiled::count`] run it.
 //! - `schema.rs`: [`json_schema`], the language as a JSON Schema (2020-12).
+//! - `store.rs`: segments saved, their members refreshed by a diff (all, or a few
+//!   people after their events); `insights.rs`: the organic and paid insights rows.
 
 pub mod compile;
 pub mod dsl;
 pub mod fields;
+pub mod insights;
 pub mod schema;
 pub mod store;
 pub mod time;

@@ -268,15 +268,88 @@ pub async fn refresh(tx: &mut TenantTx, id: Uuid, scope: Scope) -> DomainResult<
         Scope::People(ids) => Some(ids.clone()),
     };
     let c = compiled(tx, Some(id), &definition, scope).await?;
+    let (entered, left) = diff(tx, id, &c, scoped).await?;
+    let members: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM segment_members WHERE user_id = $1 AND segment_id = $2",
+    )
+    .bind(tx.user_id())
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Refreshed {
+        entered,
+        left,
+        members,
+    })
+}
+
+/// What an incremental refresh changed, over every segment of the tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Touched {
+    pub segments: usize,
+    pub entered: u64,
+    pub left: u64,
+}
+
+/// Brings every segment of the tenant up to date for `people` alone (after their
+/// events or their insights changed): each stored definition is compiled once,
+/// scoped to them, and diffed; rows of other people are not read. A definition that
+/// no longer compiles (a segment it names was deleted by hand) is skipped.
+pub async fn refresh_people(tx: &mut TenantTx, people: &[Uuid]) -> DomainResult<Touched> {
+    let mut done = Touched::default();
+    if people.is_empty() {
+        return Ok(done);
+    }
+    let stored = definitions(tx).await?;
+    let now = Utc::now();
+    let mut ids: Vec<&Uuid> = stored.keys().collect();
+    ids.sort();
+    for id in ids {
+        let scope = Scope::People(people.to_vec());
+        let Ok(c) = compile_segment(
+            Some(*id),
+            &stored[id],
+            &|s| stored.get(&s).cloned(),
+            scope,
+            now,
+        ) else {
+            continue;
+        };
+        let (entered, left) = diff(tx, *id, &c, Some(people.to_vec())).await?;
+        done.segments += 1;
+        done.entered += entered;
+        done.left += left;
+    }
+    Ok(done)
+}
+
+/// The tenant's segment ids, oldest first.
+pub async fn ids(tx: &mut TenantTx) -> DomainResult<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM segments WHERE user_id = $1 ORDER BY created_at, id")
+            .bind(tx.user_id())
+            .fetch_all(&mut **tx)
+            .await?,
+    )
+}
+
+/// The diff of one compiled segment against its members (restricted to `only` when
+/// given): one statement, so it sees one snapshot of who matches. Logs
+/// `segment.entered` / `segment.left`; returns how many entered and left.
+async fn diff(
+    tx: &mut TenantTx,
+    id: Uuid,
+    c: &Compiled,
+    only: Option<Vec<Uuid>>,
+) -> DomainResult<(u64, u64)> {
     let user_id = tx.user_id();
-    let (seg, only) = (c.next_placeholder(), c.next_placeholder() + 1);
-    // the diff: one statement, so a refresh sees one snapshot of who matches
+    let (seg, only_at) = (c.next_placeholder(), c.next_placeholder() + 1);
     let sql = format!(
         "WITH want AS ({}),
          gone AS (
              DELETE FROM segment_members m
               WHERE m.user_id = $1 AND m.segment_id = ${seg}
-                AND (${only}::uuid[] IS NULL OR m.person_id = ANY(${only}::uuid[]))
+                AND (${only_at}::uuid[] IS NULL OR m.person_id = ANY(${only_at}::uuid[]))
                 AND NOT EXISTS (SELECT 1 FROM want w WHERE w.id = m.person_id)
              RETURNING m.person_id),
          came AS (
@@ -291,7 +364,7 @@ pub async fn refresh(tx: &mut TenantTx, id: Uuid, scope: Scope) -> DomainResult<
     {
         use sqlx::Arguments;
         args.add(id).map_err(sqlx::Error::Encode)?;
-        args.add(scoped).map_err(sqlx::Error::Encode)?;
+        args.add(only).map_err(sqlx::Error::Encode)?;
     }
     let changed: Vec<(bool, Uuid)> = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
         .fetch_all(&mut **tx)
@@ -309,18 +382,7 @@ pub async fn refresh(tx: &mut TenantTx, id: Uuid, scope: Scope) -> DomainResult<
             .await?;
         }
     }
-    let members: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM segment_members WHERE user_id = $1 AND segment_id = $2",
-    )
-    .bind(user_id)
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(Refreshed {
-        entered: came.len() as u64,
-        left: gone.len() as u64,
-        members,
-    })
+    Ok((came.len() as u64, gone.len() as u64))
 }
 
 /// Members of segment `id`, newest first, a page at a time (`before`: the last
