@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod people;
 mod runner;
 pub mod scheduler;
+pub mod segments;
 
 pub use handler::{Handler, HandlerError, JobContext, handler};
 pub use runner::{QueueOptions, Registry, Runner, RunnerHandle, RunnerOptions};

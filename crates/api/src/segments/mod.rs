@@ -4,8 +4,10 @@
 //! members), saved with its members filled (`POST /segments`, `PATCH
 //! /segments/{id}`: every error at its JSON pointer under `/definition`, nothing
 //! saved), refreshed by a diff (`POST /segments/{id}/refresh`) and listed
-//! (`GET /segments/{id}/members`). `GET /segments/schema` serves the language as a
-//! JSON Schema. Membership is materialised from the definition only: the generic
+//! (`GET /segments/{id}/members`); their insights, organic and paid apart, are read
+//! and recomputed at `/segments/{id}/insights`. `GET /segments/schema` serves the
+//! language as a JSON Schema; the jobs that keep members and insights current are
+//! `everreach_jobs::segments`. Membership is materialised from the definition only: the generic
 //! writes of `segment_members` and `segment_insights` are refused.
 
 use std::sync::Arc;
@@ -16,10 +18,11 @@ use axum::http::{StatusCode, header};
 use chrono::{DateTime, Utc};
 use everreach_core::db::tenant::TenantTx;
 use everreach_core::jobs::JobError;
+use everreach_core::segments::insights::{self, SegmentInsight};
 use everreach_core::segments::store::{
     self, MemberView, Preview, Refreshed, SegmentInput, SegmentPatch, SegmentView,
 };
-use everreach_core::segments::{Scope, json_schema};
+use everreach_core::segments::{Scope, json_schema, refresh};
 use everreach_jobs::Registry;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -94,7 +97,7 @@ pub const DOMAIN: Domain = Domain {
     ],
     table_rules: &[],
     register_jobs,
-    sends_to: &[],
+    sends_to: &[refresh::QUEUE, refresh::HOURLY_QUEUE],
     state,
 };
 
@@ -106,9 +109,9 @@ fn state(_: &Deps<'_>) -> DomainState {
     Arc::new(Segments)
 }
 
-/// No jobs yet: members are refreshed when a segment is saved and on request.
-fn register_jobs(_: &mut Registry) -> Result<(), JobError> {
-    Ok(())
+/// The hourly refresh of every segment and its insights (`everreach_jobs::segments`).
+fn register_jobs(registry: &mut Registry) -> Result<(), JobError> {
+    everreach_jobs::segments::register(registry)
 }
 
 fn signed_in_routes() -> OpenApiRouter<AppState> {
@@ -119,6 +122,7 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(patch_segment, delete_segment))
         .routes(routes!(refresh_segment))
         .routes(routes!(segment_members_page))
+        .routes(routes!(segment_insights_rows, recompute_segment_insights))
 }
 
 /// A definition to preview.
@@ -270,4 +274,37 @@ pub(crate) async fn segment_members_page(
     let page = store::members(&mut tx, id, q.limit.unwrap_or(50), before).await?;
     tx.commit().await?;
     Ok(Json(page))
+}
+
+/// The segment's insights: one row per traffic type (organic, then paid), each from
+/// that traffic type's events alone; empty until first computed (hourly, or `POST`).
+#[utoipa::path(get, path = "/segments/{id}/insights", tag = "segments", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<SegmentInsight>, description = "Organic and paid rows"),
+              (status = 404, body = Problem, description = "No such segment of yours")))]
+pub(crate) async fn segment_insights_rows(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SegmentInsight>>> {
+    let id = path_id(&id)?;
+    let mut tx = TenantTx::begin_snapshot(&state.db.app, user.id).await?;
+    let rows = insights::for_segment(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(rows))
+}
+
+/// Recomputes the segment's insights now from its current members' events.
+#[utoipa::path(post, path = "/segments/{id}/insights", tag = "segments", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<SegmentInsight>, description = "The new organic and paid rows"),
+              (status = 404, body = Problem, description = "No such segment of yours")))]
+pub(crate) async fn recompute_segment_insights(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SegmentInsight>>> {
+    let id = path_id(&id)?;
+    let mut tx = TenantTx::begin(&state.db.app, user.id).await?;
+    let rows = insights::recompute(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(rows))
 }

@@ -172,8 +172,29 @@ async fn a_preview_equals_the_saved_members_and_a_refresh_is_a_diff() {
     tx.commit().await.unwrap();
 
     // Another tenant sees none of it.
+    // Insights: none until computed, then organic and paid rows.
+    let r = app
+        .get(&format!("/api/v1/segments/{id}/insights"), &ada.auth())
+        .await;
+    assert_eq!(r.body, json!([]), "{}", r.body);
+    let r = app
+        .post(
+            &format!("/api/v1/segments/{id}/insights"),
+            json!({}),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body[0]["traffic_type"], "organic");
+    assert_eq!(r.body[0]["top_platforms"][0]["name"], "instagram");
+    assert_eq!(r.body[1]["traffic_type"], "paid");
+    assert_eq!(r.body[1]["engagement_style"]["events"], 0);
+
     let eve = app.member("eve@example.com").await;
-    for path in [format!("/api/v1/segments/{id}/members")] {
+    for path in [
+        format!("/api/v1/segments/{id}/members"),
+        format!("/api/v1/segments/{id}/insights"),
+    ] {
         assert_eq!(
             app.get(&path, &eve.auth()).await.status,
             StatusCode::NOT_FOUND
@@ -182,6 +203,14 @@ async fn a_preview_equals_the_saved_members_and_a_refresh_is_a_diff() {
     let r = app
         .post(
             &format!("/api/v1/segments/{id}/refresh"),
+            json!({}),
+            &eve.auth(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .post(
+            &format!("/api/v1/segments/{id}/insights"),
             json!({}),
             &eve.auth(),
         )

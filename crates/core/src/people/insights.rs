@@ -180,7 +180,8 @@ pub const RECOMPUTE_CHUNK: usize = 1_000;
 /// then recomputes the stale among the listed people (and queues a refresh of their
 /// match keys, `people.match_keys`, in the same transaction), [`RECOMPUTE_CHUNK`] to a
 /// transaction, so the job never holds identity row locks while it waits on a person
-/// and holds each person's lock briefly. Running it again is harmless (every step is
+/// and holds each person's lock briefly. In the same transaction, every segment is
+/// refreshed for those people (`segments::store::refresh_people`). Running it again is harmless (every step is
 /// idempotent).
 pub async fn run(
     pool: &sqlx::PgPool,
@@ -196,6 +197,13 @@ pub async fn run(
     for chunk in job.person_ids.chunks(RECOMPUTE_CHUNK) {
         let mut tx = crate::db::tenant::begin_as(pool, user_id, actor).await?;
         recomputed += recompute_stale(&mut tx, chunk, job.after_xid).await?;
+        // their segments follow their new events and insights at once
+        crate::segments::store::refresh_people(&mut tx, chunk)
+            .await
+            .map_err(|e| match e {
+                crate::error::DomainError::Db(e) => e,
+                other => sqlx::Error::Protocol(other.to_string()),
+            })?;
         tx.commit().await?;
     }
     Ok(Done {

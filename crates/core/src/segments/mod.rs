@@ -24,12 +24,14 @@
 //!   [`Compiled::count`] run it.
 //! - `schema.rs`: [`json_schema`], the language as a JSON Schema (2020-12).
 //! - `store.rs`: segments saved, their members refreshed by a diff (all, or a few
-//!   people after their events); `insights.rs`: the organic and paid insights rows.
+//!   people after their events); `insights.rs`: the organic and paid insights rows;
+//!   `refresh.rs`: the jobs that keep both current.
 
 pub mod compile;
 pub mod dsl;
 pub mod fields;
 pub mod insights;
+pub mod refresh;
 pub mod schema;
 pub mod store;
 pub mod time;

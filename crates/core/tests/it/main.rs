@@ -12,6 +12,7 @@ mod people;
 mod schema;
 mod secrets;
 mod segments;
+mod segments_live;
 mod tenancy;
 
 /// Fills every tenant table with rows of `user_id`, through the app role.
