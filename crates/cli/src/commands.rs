@@ -136,6 +136,27 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }),
         Command::Bench {
             command:
+                BenchCommand::Segments {
+                    people,
+                    events,
+                    runs,
+                    samples,
+                    json,
+                    keep,
+                },
+        } => {
+            let opts = bench::segments::Options {
+                people,
+                events,
+                runs,
+                samples,
+                json,
+                keep,
+            };
+            with_database(&config, |target| bench::segments::run(target, opts))
+        }
+        Command::Bench {
+            command:
                 BenchCommand::Insights {
                     people,
                     events,

@@ -295,6 +295,25 @@ enum BenchCommand {
         #[arg(long, hide = true)]
         keep: bool,
     },
+    /// Segments: three definitions compiled against the same predicates written by
+    /// hand in SQL, and the membership update after one event.
+    Segments {
+        #[arg(long, default_value_t = 100_000)]
+        people: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Timed runs of each query (the median is kept).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Incremental updates timed.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        #[arg(long)]
+        json: bool,
+        /// Keep the bench user and its data (to EXPLAIN the statements after).
+        #[arg(long, hide = true)]
+        keep: bool,
+    },
     /// The mbox importer end to end on a generated mailbox against parsing the same
     /// file alone: messages/s of each, ratio, and peak memory at N and N/4.
     ImportMbox {

@@ -10,6 +10,7 @@ pub mod insights;
 pub mod jobs;
 pub mod load;
 pub mod pages;
+pub mod segments;
 pub mod suggest;
 
 /// Deletes bench users and everything they own (their jobs first: jobs are not
