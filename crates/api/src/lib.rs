@@ -197,7 +197,10 @@ where
     let routes = routes.merge(resource_routes);
     let not_found_state = state.clone();
     routes
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .external_url_unchecked("/api/v1/openapi.json", openapi::to_json(&document)),
+        )
         .merge(pages)
         .fallback(move |req: Request| async move {
             if is_api_path(req.uri().path()) {

@@ -67,6 +67,21 @@ pub fn document(catalog: &everreach_core::resources::Catalog) -> utoipa::openapi
     doc
 }
 
+/// The document as served and committed: [`document`]'s, with the schemas utoipa's
+/// types cannot hold added as JSON — the segment language's JSON Schema (2020-12,
+/// recursive, `prefixItems`, `const`), which the segment operations' `definition`
+/// refers to.
+pub fn to_json(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(schemas) = value
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        schemas.extend(everreach_core::segments::schema::openapi_components());
+    }
+    value
+}
+
 /// Adds what the registered domains bring beside their routes' own annotations: their
 /// tags (with descriptions), and the generic resources less the operations the
 /// domains take over or refuse; then the responses every operation shares

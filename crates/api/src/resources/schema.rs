@@ -159,6 +159,13 @@ pub fn add_to_document(doc: &mut OpenApi, resources: &[Resource], generic: &[Gen
     let components = doc.components.get_or_insert_with(Default::default);
     for r in resources {
         let name = schema_name(r);
+        // a route's own type named like a generic one would be silently replaced
+        for suffix in ["Out", "In", "Patch"] {
+            debug_assert!(
+                !components.schemas.contains_key(&format!("{name}{suffix}")),
+                "a route's schema is named {name}{suffix}, the generic resource's name: rename it (#[schema(as = …)])"
+            );
+        }
         components.schemas.insert(
             format!("{name}Out"),
             // every shown column is in every row read (null where the row has none)

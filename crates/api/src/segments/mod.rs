@@ -130,7 +130,7 @@ fn signed_in_routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// The definition (docs/SEGMENTS.md).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = store::definition_schema)]
     pub definition: serde_json::Value,
     /// How many members to list (0–100, default 20).
     pub limit: Option<i64>,

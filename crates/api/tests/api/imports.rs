@@ -278,6 +278,21 @@ async fn a_bad_upload_names_its_field_and_a_file_that_is_no_export_fails_saying_
         error.starts_with("fake.zip: ") && error.contains("zip"),
         "{error}"
     );
+
+    // A picture guessed as CSV (a comma in its first line): the reason names its
+    // "columns", NUL bytes and all, and is stored (PostgreSQL text holds no NUL).
+    let jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01,\x00\x00\xff\xdb\n\x00C\x00P7<F";
+    let r = upload(&app, &alice, multipart(&[], Some(("file.jpg", jpeg)))).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["kind"], "csv");
+    let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+    let v = store::run(&app.db.app, alice.id, id).await.unwrap();
+    assert_eq!(v.status, "failed");
+    let error = v.error.unwrap();
+    assert!(
+        error.starts_with("file.jpg: ") && error.contains("no e-mail or name column"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -275,8 +275,8 @@ fn median(v: &mut [f64]) -> f64 {
 async fn ours_once(db: &Database, user: Uuid, definition: &Value) -> anyhow::Result<(f64, i64)> {
     let def = parse(definition).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let started = Instant::now();
-    let compiled = compile(&def, &|_| None, Scope::All, Utc::now())
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let compiled =
+        compile(&def, &|_| None, Scope::All, Utc::now()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut tx = TenantTx::begin(&db.app, user).await?;
     let n = compiled.count(&mut tx, user).await?;
     tx.commit().await?;

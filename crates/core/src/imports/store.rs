@@ -413,9 +413,15 @@ pub async fn run(pool: &sqlx::PgPool, user_id: Uuid, id: Uuid) -> DomainResult<I
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_file(&path);
+    // PostgreSQL text and jsonb hold no NUL: one from a binary file's bytes becomes
+    // U+FFFD, so the report (or the reason) is stored rather than failing the job.
     let (status, report, error) = match outcome {
-        Ok(report) => ("done", Some(json!(report)), None),
-        Err(ImportError::Input(why)) => ("failed", None, Some(format!("{file_name}: {why}"))),
+        Ok(report) => ("done", Some(without_nul(json!(report))), None),
+        Err(ImportError::Input(why)) => (
+            "failed",
+            None,
+            Some(format!("{file_name}: {why}").replace('\0', "\u{fffd}")),
+        ),
         Err(ImportError::Domain(e)) => return Err(e),
         Err(ImportError::Db(e)) => return Err(DomainError::Db(e)),
     };
@@ -621,6 +627,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nul_characters_leave_every_string_and_key_of_a_report() {
+        let report = json!({"problems": [{"message": "columns: a\0b", "line": 2}], "k\0": ["\0"]});
+        let clean = without_nul(report);
+        assert_eq!(
+            clean,
+            json!({"problems": [{"message": "columns: a\u{fffd}b", "line": 2}], "k\u{fffd}": ["\u{fffd}"]})
+        );
+    }
+
+    #[test]
     fn file_names_keep_their_last_component_and_kinds_are_guessed() {
         assert_eq!(
             clean_file_name("C:\\Users\\me\\insta.zip").as_deref(),
@@ -652,5 +668,19 @@ mod tests {
         );
         assert_eq!(Kind::parse("mbox"), Some(Kind::Mbox));
         assert_eq!(Kind::parse("pst"), None);
+    }
+}
+
+/// `v` with every NUL character in its strings replaced by U+FFFD.
+fn without_nul(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k.replace('\0', "\u{fffd}"), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }

@@ -53,17 +53,17 @@ pub struct SegmentInsight {
     /// `organic` or `paid`.
     pub traffic_type: String,
     /// `[{"name": "pottery", "share": 0.21}, …]`, highest first.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub top_topics: Option<Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub top_platforms: Option<Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub top_formats: Option<Value>,
     /// `{"style": "conversational", "shares": {…}, "events": 412, "members_engaged": 57}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub engagement_style: Option<Value>,
     /// `{"timezone": "UTC", "block_hours": 4, "shares": {"mon": [6 shares], …}}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub best_times: Option<Value>,
     /// Members engaging in a week: the interquartile range, both ends included.
     pub reach_low: Option<i32>,

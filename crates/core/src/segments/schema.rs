@@ -234,6 +234,55 @@ fn variant(fields: &[&str], ops: &[&str], value: Option<Value>) -> Value {
     })
 }
 
+/// The name of the definition's schema among an OpenAPI document's components.
+pub const OPENAPI_NAME: &str = "SegmentDefinition";
+
+/// The schema as OpenAPI 3.1 components (whose schemas are JSON Schema 2020-12):
+/// [`OPENAPI_NAME`] and one `SegmentDefinition<Def>` per `$defs` entry, every
+/// `#/$defs/x` reference rewritten to `#/components/schemas/SegmentDefinition<X>`.
+pub fn openapi_components() -> serde_json::Map<String, Value> {
+    fn component(def: &str) -> String {
+        let mut name = String::from(OPENAPI_NAME);
+        for part in def.split('_') {
+            let mut chars = part.chars();
+            if let Some(first) = chars.next() {
+                name.extend(first.to_uppercase());
+                name.push_str(chars.as_str());
+            }
+        }
+        name
+    }
+    fn rewrite(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get_mut("$ref")
+                    && let Some(def) = r.strip_prefix("#/$defs/")
+                {
+                    *r = format!("#/components/schemas/{}", component(def));
+                }
+                o.values_mut().for_each(rewrite);
+            }
+            Value::Array(a) => a.iter_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+    let mut schema = json_schema();
+    let mut out = serde_json::Map::new();
+    if let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|o| o.remove("$defs")) {
+        for (name, mut def) in defs {
+            rewrite(&mut def);
+            out.insert(component(&name), def);
+        }
+    }
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$schema");
+        o.remove("$id");
+    }
+    rewrite(&mut schema);
+    out.insert(OPENAPI_NAME.into(), schema);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +339,30 @@ mod tests {
             json_schema()["$defs"]["identity"]["properties"]["identity"]["properties"]["channel"]["enum"],
             json!(CHANNELS)
         );
+    }
+
+    #[test]
+    fn the_openapi_components_resolve_among_themselves() {
+        let components = openapi_components();
+        assert!(components.contains_key("SegmentDefinitionNode"));
+        assert!(components.contains_key("SegmentDefinitionCountValue"));
+        let all = Value::Object(components.clone());
+        let text = all.to_string();
+        assert!(!text.contains("$defs"), "{text}");
+        let mut stack = vec![&all];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(r)) = o.get("$ref") {
+                        let name = r.strip_prefix("#/components/schemas/").unwrap();
+                        assert!(components.contains_key(name), "{r} resolves");
+                    }
+                    stack.extend(o.values());
+                }
+                Value::Array(a) => stack.extend(a),
+                _ => {}
+            }
+        }
     }
 
     #[test]

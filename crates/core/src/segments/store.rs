@@ -34,9 +34,15 @@ pub const EVENT_IDS: usize = 1_000;
 pub struct SegmentInput {
     pub name: String,
     pub description: Option<String>,
-    /// The membership definition (docs/SEGMENTS.md; JSON Schema `SegmentDefinition`).
-    #[schema(value_type = Object)]
+    /// The membership definition (docs/SEGMENTS.md).
+    #[schema(schema_with = definition_schema)]
     pub definition: Value,
+}
+
+/// A definition in an OpenAPI document: the language's own schema, published among
+/// the components (`schema::openapi_components`).
+pub fn definition_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    utoipa::openapi::Ref::from_schema_name(super::schema::OPENAPI_NAME).into()
 }
 
 /// A stored segment.
@@ -411,12 +417,14 @@ pub async fn members(
 }
 
 /// Changes to a segment; what is absent stays.
+// `SegmentChanges` in the document: `SegmentPatch` is the generic resource's name.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = SegmentChanges)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentPatch {
     pub name: Option<String>,
     pub description: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = definition_schema)]
     pub definition: Option<Value>,
 }
 
