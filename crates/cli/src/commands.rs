@@ -20,6 +20,9 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             serve(target, config.clone(), addr, !no_workers)
         }),
         Command::Worker => with_database(&config, |target| worker(target, config.clone())),
+        Command::Segments { command } => {
+            with_database(&config, |target| crate::segments::run(target, command))
+        }
         Command::Jobs { command } => {
             with_database(&config, |target| crate::jobs::run(target, command))
         }

@@ -10,6 +10,7 @@ mod import;
 mod jobs;
 mod progress;
 mod seed;
+mod segments;
 mod users;
 
 use std::process::ExitCode;
@@ -80,6 +81,11 @@ enum Command {
     Mail {
         #[command(subcommand)]
         command: MailCommand,
+    },
+    /// Segments: list them, preview a definition file, refresh, write out members.
+    Segments {
+        #[command(subcommand)]
+        command: SegmentsCommand,
     },
     /// Background jobs: list them, retry or cancel one.
     Jobs {
@@ -374,6 +380,42 @@ enum DbCommand {
         /// The schema owner's URL instead of the application role's.
         #[arg(long)]
         admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SegmentsCommand {
+    /// The user's segments with their member counts.
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Who a definition (a JSON file, docs/SEGMENTS.md; `-` for stdin) matches now,
+    /// saving nothing; a bad definition lists each error at its JSON pointer.
+    Preview {
+        #[arg(long)]
+        email: String,
+        file: String,
+        /// Members to list after the count (0–100).
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Bring one segment's members up to date now, or every segment's (`--all`, with
+    /// their insights, as the hourly job does).
+    Refresh {
+        #[arg(long)]
+        email: String,
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Every member of a segment, newest first: CSV, or JSON lines with `--json`.
+    Members {
+        #[arg(long)]
+        email: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

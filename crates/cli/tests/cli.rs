@@ -1414,3 +1414,179 @@ async fn import_mbox_stores_mail_once_with_contacts_interactions_and_stats() {
     );
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn bench_segments_reports_each_definition_beside_its_hand_written_twin() {
+    let db = TestDb::new().await;
+    let result = bench_json(
+        &db,
+        "bench-segments",
+        &[
+            "segments",
+            "--people",
+            "2000",
+            "--events",
+            "20000",
+            "--runs",
+            "3",
+            "--samples",
+            "20",
+        ],
+    );
+    assert_eq!(result["bench"], "segments");
+    let definitions = result["definitions"].as_array().unwrap();
+    assert_eq!(definitions.len(), 3);
+    for d in definitions {
+        // the bench fails outright when the two counts differ; each matched someone
+        assert!(d["members"].as_i64().unwrap() > 0, "{d}");
+        assert!(d["ratio"].as_f64().unwrap() > 0.0, "{d}");
+    }
+    for field in ["ratio", "ours_ms", "baseline.ms", "incremental.ours.p99_ms"] {
+        let value = field.split('.').fold(&result, |v, k| &v[k]);
+        assert!(value.as_f64().unwrap() > 0.0, "{field}: {result}");
+    }
+    assert_eq!(result["incremental"]["samples"], 20);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM person_events")
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the bench removes its rows");
+}
+
+#[tokio::test]
+async fn segments_preview_a_file_refresh_and_write_out_members_for_scripts() {
+    let db = TestDb::new().await;
+    let ada = everreach_core::accounts::Accounts::new(db.app.clone())
+        .sign_up(
+            &everreach_core::accounts::Email::parse("ada@example.com").unwrap(),
+            &everreach_core::accounts::Password::parse("a long enough password").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut tx = everreach_core::db::tenant::begin(&db.app, ada.id)
+        .await
+        .unwrap();
+    for (name, company) in [("Ann, the potter", "Clay"), ("Bo", "Clay"), ("Cy", "Else")] {
+        sqlx::query("INSERT INTO people (user_id, full_name, company) VALUES ($1, $2, $3)")
+            .bind(ada.id)
+            .bind(name)
+            .bind(company)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let clay = everreach_core::segments::store::create(
+        &mut tx,
+        &everreach_core::segments::store::SegmentInput {
+            name: "Clay".into(),
+            description: None,
+            definition: serde_json::json!({"field": "person.company", "op": "eq", "value": "Clay"}),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let dir = scratch_dir("segments");
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = everreach()
+            .arg("segments")
+            .args(args)
+            .env("DATABASE_URL", db.target.admin_url())
+            .env("EVERREACH_DATA_DIR", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).to_string();
+
+    let out = run(&["list", "--email", "ada@example.com"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text(&out).contains(&format!("{}          2  Clay", clay.id)),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(
+        &["preview", "--email", "ada@example.com", "-"],
+        Some(r#"{"field": "person.company", "op": "eq", "value": "Else"}"#),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text(&out).starts_with("1 people match\n"), "{}", text(&out));
+    assert!(text(&out).contains("  Cy  "), "{}", text(&out));
+
+    // a bad definition: every error at its pointer, exit code 1
+    let out = run(
+        &["preview", "--email", "ada@example.com", "-"],
+        Some(r#"{"all": [{"field": "person.colour", "op": "eq", "value": 1}]}"#),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-: the definition is not valid:\n  /all/0/field: unknown field"),
+        "{err}"
+    );
+    let out = run(
+        &["preview", "--email", "ada@example.com", "-"],
+        Some("{nope"),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-:1:2: not JSON"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Cy joins Clay: a refresh of all (with insights) lets her in
+    sqlx::query("UPDATE people SET company = 'Clay' WHERE full_name = 'Cy'")
+        .execute(&db.admin)
+        .await
+        .unwrap();
+    let out = run(&["refresh", "--email", "ada@example.com", "--all"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text(&out),
+        "1 segments refreshed with their insights: 1 entered, 0 left\n"
+    );
+    let id = clay.id.to_string();
+    let out = run(&["members", "--email", "ada@example.com", &id], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = text(&out);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "person_id,full_name,primary_email,added_at");
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(csv.contains(",\"Ann, the potter\","), "{csv}");
+    let out = run(
+        &["members", "--email", "ada@example.com", "--json", &id],
+        None,
+    );
+    assert_eq!(text(&out).lines().count(), 3);
+
+    let out = run(&["refresh", "--email", "ada@example.com"], None);
+    assert!(one_line_error(&out).contains("give one segment id, or --all"));
+    let out = run(&["members", "--email", "nobody@example.com", &id], None);
+    assert!(one_line_error(&out).contains("user create"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
