@@ -331,13 +331,12 @@ async fn store_batch(
         return Ok(());
     }
     let mut tx = TenantTx::begin(pool, user_id).await?;
-    // 1. The keys first: the new ones say which messages to store.
+    // 1. The keys first: the new ones say which messages to store. Their key to
+    //    `emails` is checked for the whole batch by `everreach_link_mail` below
+    //    (migration 20261205000000: one join instead of a check per row).
     let new: HashSet<String> = sqlx::query_scalar(
-        "INSERT INTO email_message_keys (user_id, internet_message_id, email_id, email_internal_date)
-         SELECT $1, k, i, d FROM unnest($2::text[], $3::uuid[], $4::timestamptz[]) AS u(k, i, d)
-         ON CONFLICT DO NOTHING RETURNING internet_message_id",
+        "SELECT everreach_claim_message_keys($1::text[], $2::uuid[], $3::timestamptz[])",
     )
-    .bind(user_id)
     .bind(rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.date).collect::<Vec<_>>())
@@ -512,11 +511,13 @@ async fn store_batch(
             touched.insert(*c);
         }
     }
+    // The batch's keys and links, their references checked as one join (and the
+    // batch rolled back if one is missing).
     sqlx::query(
-        "INSERT INTO email_interactions (user_id, email_id, email_internal_date, contact_id, interaction_type)
-         SELECT $1, e, d, c, t FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::text[]) AS u(e, d, c, t)",
+        "SELECT everreach_link_mail($1::uuid[], $2::timestamptz[], $3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[])",
     )
-    .bind(user_id)
+    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.date).collect::<Vec<_>>())
     .bind(link_rows.iter().map(|l| l.0).collect::<Vec<_>>())
     .bind(link_rows.iter().map(|l| l.1).collect::<Vec<_>>())
     .bind(link_rows.iter().map(|l| l.2).collect::<Vec<_>>())

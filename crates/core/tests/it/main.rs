@@ -7,6 +7,7 @@
 mod accounts;
 mod crm;
 mod insights;
+mod mail_bulk;
 mod mailer;
 mod people;
 mod schema;
