@@ -24,6 +24,7 @@ pub mod outreach;
 pub mod patterns;
 pub mod people;
 pub mod person;
+pub mod segments;
 pub mod session;
 pub mod settings;
 pub mod shell;
@@ -80,6 +81,7 @@ pub fn pages() -> Router<AppState> {
         .merge(patterns::routes())
         .merge(contact::routes())
         .merge(people::routes())
+        .merge(segments::routes())
         .merge(imports::routes())
         .merge(person::routes())
         .merge(settings::routes())

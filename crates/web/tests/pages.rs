@@ -1598,3 +1598,185 @@ async fn an_upload_on_the_imports_page_runs_and_shows_its_report_and_bad_input_s
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_segment_is_built_previewed_saved_and_shown_with_its_members_and_insights() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.sign_up("ada@example.com").await;
+    b.person("instagram", "julia.makes", "Julia Clay").await;
+    b.person("instagram", "sam.pots", "Sam Kiln").await;
+    b.person("email", "kim@example.com", "Kim Mail").await;
+    assert!(b.get("/segments").await.body.contains("No segments yet"));
+    let new = b.get("/segments/new").await;
+    assert_eq!(new.status, StatusCode::OK);
+    assert!(new.body.contains("hx-post=\"/segments/preview\""));
+
+    // Preview without JavaScript: the count and the first members.
+    let p = b
+        .submit(
+            "/segments/new",
+            "/segments/new",
+            &[("action", "preview"), ("channel", "instagram")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(
+        p.body.contains("<strong>2</strong> people match"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("Julia Clay") && !p.body.contains("Kim Mail"));
+    // The live count htmx asks for.
+    let live = b
+        .submit(
+            "/segments/new",
+            "/segments/preview",
+            &[("channel", "email")],
+        )
+        .await;
+    assert!(
+        live.body.contains("<strong>1</strong> person matches"),
+        "{}",
+        live.body
+    );
+    assert!(!live.body.contains("<html"), "a fragment");
+
+    // No name: beside the name, the condition kept.
+    let bad = b
+        .submit(
+            "/segments/new",
+            "/segments/new",
+            &[("action", "save"), ("channel", "instagram")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"name-error\""), "{}", bad.body);
+    assert!(
+        bad.body.contains("<option value=\"instagram\" selected>"),
+        "{}",
+        bad.body
+    );
+    // Not a number: beside the warmth.
+    let bad = b
+        .submit(
+            "/segments/new",
+            "/segments/new",
+            &[("action", "save"), ("name", "Warm"), ("warmth", "very")],
+        )
+        .await;
+    assert!(bad.body.contains("id=\"warmth-error\""), "{}", bad.body);
+    assert!(bad.body.contains("value=\"very\""));
+    // A wrong node of the JSON: its pointer and line beside the box, the JSON kept.
+    let json =
+        "{\"all\": [\n  {\"field\": \"person.colour\", \"op\": \"eq\", \"value\": \"x\"}\n]}";
+    let bad = b
+        .submit(
+            "/segments/new",
+            "/segments/new",
+            &[("action", "save"), ("name", "Odd"), ("definition", json)],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("At /all/0/field (line 2): unknown field"),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("person.colour"));
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM segments")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(none, 0, "nothing saved");
+
+    // Saved: its page lists the members; insights wait to be computed.
+    let saved = b
+        .submit(
+            "/segments/new",
+            "/segments/new",
+            &[
+                ("action", "save"),
+                ("name", "Instagram people"),
+                ("channel", "instagram"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let at = saved.location().to_string();
+    let id = at
+        .trim_start_matches("/segments/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = b.get(&at).await;
+    assert!(page.body.contains("Saved, and its members filled."));
+    assert!(page.body.contains("Julia Clay") && page.body.contains("Sam Kiln"));
+    assert!(page.body.contains("Not computed yet"));
+    let list = b.get("/segments").await.body;
+    assert!(
+        list.contains("Instagram people") && list.contains(">2</td>"),
+        "{list}"
+    );
+    let done = b
+        .submit(&at, &format!("/segments/{id}/insights"), &[])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let page = b.get(&format!("/segments/{id}")).await;
+    assert!(
+        page.body.contains("id=\"insight-organic\"") && page.body.contains("id=\"insight-paid\"")
+    );
+    assert!(page.body.contains("No paid engagement"), "{}", page.body);
+    assert_eq!(
+        b.submit(&at, &format!("/segments/{id}/refresh"), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    // A segment that uses it: deleting the first is refused, saying which.
+    let uses = format!("{{\"segment\": \"{id}\"}}");
+    let second = b
+        .submit(
+            "/segments/new",
+            "/segments/new",
+            &[
+                ("action", "save"),
+                ("name", "Same again"),
+                ("definition", &uses),
+            ],
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.body);
+    let refused = b.submit(&at, &format!("/segments/{id}/delete"), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.body.contains("Same again use this segment"),
+        "{}",
+        refused.body
+    );
+    // The edit page shows the stored definition in the JSON box.
+    let edit = b.get(&format!("/segments/{id}/edit")).await;
+    assert!(edit.body.contains("&#34;identity&#34;"), "{}", edit.body);
+
+    // Another user: every page and action is a 404.
+    let mut eve = Browser::new(&app);
+    eve.sign_up("eve@example.com").await;
+    for path in [format!("/segments/{id}"), format!("/segments/{id}/edit")] {
+        let p = eve.get(&path).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!p.body.contains("Julia Clay"));
+    }
+    for action in ["refresh", "insights", "delete", "edit"] {
+        let p = eve
+            .submit(
+                "/segments",
+                &format!("/segments/{id}/{action}"),
+                &[("name", "x"), ("channel", "email"), ("action", "save")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{action}");
+    }
+    assert!(eve.get("/segments").await.body.contains("No segments yet"));
+}

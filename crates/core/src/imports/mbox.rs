@@ -20,6 +20,7 @@
 //!      (webmail domains excluded), and an `email` identity on the people graph;
 //!    - `email_interactions` (from, to, cc, bcc) and one `email_received` /
 //!      `email_sent` person event per correspondent (keyed by the Message-ID).
+//!
 //!    The keys and the interactions go through `everreach_claim_message_keys` and
 //!    `everreach_link_mail` (migration 20261205000000), which check the batch's
 //!    references to the partitioned `emails` as one join instead of row by row.
