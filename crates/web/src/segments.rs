@@ -597,6 +597,9 @@ fn column(traffic: &'static str, row: Option<&SegmentInsight>, tz: chrono_tz::Tz
             _ => None,
         }),
         rate: row.and_then(|r| match (r.engagement_rate_low, r.engagement_rate_high) {
+            (Some(l), Some(h)) if percent(l) == percent(h) => {
+                Some(format!("{} of members", percent(l)))
+            }
             (Some(l), Some(h)) => Some(format!("{}–{} of members", percent(l), percent(h))),
             _ => None,
         }),

@@ -25,6 +25,7 @@ mod csrf;
 mod imports;
 mod isolation;
 mod journey;
+mod segments;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -595,8 +596,20 @@ impl Browser {
             .is_empty()
     }
 
+    /// The text of `css`; found again when the page changed between finding the
+    /// element and reading it (a click that navigates while the old page still
+    /// matches).
     async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => panic!("reading {css} on {}: {e}", self.path().await),
+            }
+        }
     }
 
     /// Types `text` into the field `css`, emptied first.

@@ -16,8 +16,9 @@
 //! - `best_times`: shares of events by weekday × 4-hour block, in the tenant's time
 //!   zone (`users.timezone`);
 //! - `expected_reach_range` / `expected_engagement_rate_range`: the interquartile
-//!   range, over the last [`WEEKS`] weeks, of how many members engaged each week and
-//!   that number as a fraction of the members.
+//!   range, over the weeks the events cover (from the oldest one's week, at most the
+//!   last [`WEEKS`]), of how many members engaged each week and that number as a
+//!   fraction of the members.
 
 use std::collections::HashMap;
 
@@ -231,7 +232,13 @@ pub fn compute(events: &[MemberEvent], members: i64, now: DateTime<Utc>, tz: Tz)
             Value::Array(times[i].iter().map(|c| json!(share(*c))).collect()),
         );
     }
-    let mut per_week: Vec<f64> = weekly.iter().map(|w| w.len() as f64).collect();
+    // the weeks the events cover (from the oldest one's, at most WEEKS): a new
+    // segment's few weeks are not averaged with empty weeks before its data
+    let covered = weekly
+        .iter()
+        .rposition(|w| !w.is_empty())
+        .map_or(0, |oldest| oldest + 1);
+    let mut per_week: Vec<f64> = weekly[..covered].iter().map(|w| w.len() as f64).collect();
     per_week.sort_by(f64::total_cmp);
     let (q1, q3) = (quantile(&per_week, 0.25), quantile(&per_week, 0.75));
     let reach = (q1.floor() as i32, q3.ceil() as i32);

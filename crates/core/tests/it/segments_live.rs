@@ -327,6 +327,10 @@ async fn insights_keep_organic_and_paid_apart_on_planted_data() {
     let style = paid.engagement_style.as_ref().unwrap();
     assert_eq!(style["style"], "passive");
     assert_eq!(style["events"], 3);
-    // one member in 3 of 12 weeks: the IQR is 0..0.25 rounded out to whole people
-    assert_eq!((paid.reach_low, paid.reach_high), (Some(0), Some(1)));
+    // one member in each of the 3 weeks the paid events cover (not 12): 1..1
+    assert_eq!((paid.reach_low, paid.reach_high), (Some(1), Some(1)));
+    assert_eq!(
+        (paid.engagement_rate_low, paid.engagement_rate_high),
+        (Some(0.3333), Some(0.3333))
+    );
 }
