@@ -622,6 +622,20 @@ async fn import_file(
     result
 }
 
+/// `v` with every NUL character in its strings replaced by U+FFFD.
+fn without_nul(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k.replace('\0', "\u{fffd}"), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,19 +682,5 @@ mod tests {
         );
         assert_eq!(Kind::parse("mbox"), Some(Kind::Mbox));
         assert_eq!(Kind::parse("pst"), None);
-    }
-}
-
-/// `v` with every NUL character in its strings replaced by U+FFFD.
-fn without_nul(v: Value) -> Value {
-    match v {
-        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),
-        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
-        Value::Object(o) => Value::Object(
-            o.into_iter()
-                .map(|(k, v)| (k.replace('\0', "\u{fffd}"), without_nul(v)))
-                .collect(),
-        ),
-        other => other,
     }
 }
