@@ -342,3 +342,71 @@ async fn bad_definitions_are_422s_at_their_pointer_and_nothing_is_saved() {
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_crm_edit_moves_its_person_into_a_segment_at_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada@example.com").await;
+    let r = app
+        .post(
+            "/api/v1/instagram-messages/batch",
+            json!({"messages": [{
+                "instagram_username": "grace", "display_name": "Grace Hopper",
+                "message_text": "hello!", "is_outbound": false,
+                "sent_at": "2026-11-30T10:00:00Z"
+            }]}),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .post(
+            "/api/v1/segments",
+            json!({"name": "Ready for an offer",
+                   "definition": {"field": "crm.stage", "op": "eq", "value": "permissioned_offer"}}),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["members"], 0);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let contact: uuid::Uuid = sqlx::query_scalar("SELECT id FROM instagram_contacts")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+
+    // Pinning the stage by hand: no refresh asked for, no job run.
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/instagram-contacts/{contact}"),
+            Some(json!({"relationship_stage": "permissioned_offer"})),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let members = app
+        .get(&format!("/api/v1/segments/{id}/members"), &ada.auth())
+        .await;
+    assert_eq!(
+        members.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        members.body
+    );
+    assert_eq!(members.body[0]["full_name"], "Grace Hopper");
+    // ...and lifting the pin lets the evidence decide: out again.
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/instagram-contacts/{contact}"),
+            Some(json!({"relationship_stage": null})),
+            &ada.auth(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let members = app
+        .get(&format!("/api/v1/segments/{id}/members"), &ada.auth())
+        .await;
+    assert_eq!(members.body, json!([]));
+}

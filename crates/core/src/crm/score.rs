@@ -261,7 +261,9 @@ async fn assess_contacts(
 }
 
 /// Brings the scores, stages, fit-signal hits and found trust signals of `ids` up to
-/// date, recording stage changes. Unknown ids are ignored.
+/// date, recording stage changes, and refreshes every segment for their people (a
+/// contact edit, a DM or the nightly rescore moves them in or out at once). Unknown
+/// ids are ignored.
 pub async fn rescore(tx: &mut TenantTx, ids: &[Uuid]) -> DomainResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -342,6 +344,17 @@ pub async fn rescore(tx: &mut TenantTx, ids: &[Uuid]) -> DomainResult<()> {
         .execute(&mut **tx)
         .await?;
     }
+    // Segments on CRM fields (score, stage, tags, fit signals, consent) follow at once:
+    // every segment is refreshed for these contacts' people in this transaction.
+    let people: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT person_id FROM instagram_contacts
+          WHERE user_id = $1 AND id = ANY($2) AND person_id IS NOT NULL",
+    )
+    .bind(tx.user_id())
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    crate::segments::store::refresh_people(tx, &people).await?;
     Ok(())
 }
 

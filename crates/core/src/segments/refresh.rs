@@ -4,9 +4,10 @@
 //! every hour, UTC) queues that job for each tenant that has segments. Between
 //! those runs, the people-insights job refreshes every segment for the people an
 //! event touched (`store::refresh_people`, in the transaction that recomputes their
-//! insights), so a new event moves its person in or out within seconds; the hourly
-//! run catches what time alone changes ("active in the last 30 days") and edits
-//! that queue no insights recompute (CRM stages, tags).
+//! insights), so a new event moves its person in or out within seconds, and every
+//! CRM rescore (a contact edit, a DM, the nightly run: `crm::score::rescore`) does
+//! the same for its contacts' people; the hourly run catches what time alone changes
+//! ("active in the last 30 days").
 
 use serde::Serialize;
 use serde_json::json;
